@@ -1,0 +1,1 @@
+"""LoanFlow analysis package: pure functions over DataFrames plus the SQLite store."""
