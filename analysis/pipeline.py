@@ -1,0 +1,102 @@
+"""End-to-end steps shared by the CLI, the pages and the notebooks: load → store, store → trace → store."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import ingest, presets, store, tracing
+from .errors import StoreError
+from .thresholds import Thresholds
+
+DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
+DEMO_FILES = ("customers.csv", "accounts.csv", "loans.csv", "transactions.csv", "repayments.csv", "relations.csv")
+
+PathLike = str | os.PathLike[str] | None
+
+
+def load_into_store(
+    files: list[tuple[str, bytes]],
+    *,
+    name: str,
+    path: PathLike = None,
+    mappings: dict[str, tuple[str, dict[str, str]]] | None = None,
+    encodings: dict[str, str] | None = None,
+) -> tuple[str, ingest.QualityReport]:
+    """Parse uploaded files and store them as a new version of dataset `name`; return (dataset_id, report)."""
+    result = ingest.load_files(files, mappings=mappings, encodings=encodings)
+    sources = [{"file": f, "bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()} for f, b in files]
+    dataset_id = store.save_dataset(result.frames, name=name, path=path, sources=sources,
+                                    quality=result.report.to_dict())
+    return dataset_id, result.report
+
+
+def load_preset_into_store(preset: str, directory: str | os.PathLike[str], *, name: str | None = None,
+                           path: PathLike = None) -> tuple[str, ingest.QualityReport]:
+    """Load a real-data preset (berka, amlworld) from `directory` as a new dataset version."""
+    frames, report, sources = presets.load_preset(preset, Path(directory))
+    dataset_id = store.save_dataset(frames, name=name or preset, path=path, sources=sources,
+                                    quality=report.to_dict())
+    return dataset_id, report
+
+
+def demo_files(directory: Path = DEMO_DIR) -> list[tuple[str, bytes]]:
+    """Return the shipped demo CSVs as (name, bytes) pairs."""
+    return [(f, (directory / f).read_bytes()) for f in DEMO_FILES if (directory / f).exists()]
+
+
+def ensure_demo(*, path: PathLike = None) -> str | None:
+    """Load the demo dataset when the store has no dataset at all; return its id (None if nothing loaded)."""
+    if not store.list_datasets(path).empty:
+        return None
+    dataset_id, _ = load_into_store(demo_files(), name="demo", path=path)
+    return dataset_id
+
+
+def trace_dataset(
+    dataset_id: str,
+    thresholds: Thresholds,
+    *,
+    path: PathLike = None,
+    rates: pd.DataFrame | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tracing.TraceResult:
+    """Trace a stored dataset's loans with the given thresholds (nothing is saved)."""
+    frames = {t: store.load_frame(dataset_id, t, path=path)
+              for t in ("loans", "transactions", "accounts", "customers", "relations")}
+    if frames["loans"].empty:
+        raise StoreError("this dataset has no loans to trace")
+    return tracing.trace_loans(
+        frames["loans"], frames["transactions"], accounts=frames["accounts"], customers=frames["customers"],
+        relations=frames["relations"], rates=rates, rule=thresholds.trace_rule, max_hops=thresholds.max_hops,
+        window_days=thresholds.window_days, min_amount_cents=thresholds.min_amount_cents,
+        all_loans=thresholds.trace_all_loans, restricted_categories=thresholds.restricted_categories,
+        progress=progress,
+    )
+
+
+def run_trace(
+    dataset_id: str,
+    thresholds: Thresholds,
+    *,
+    path: PathLike = None,
+    rates: pd.DataFrame | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> str:
+    """Trace a stored dataset and store the run; return its run_id."""
+    result = trace_dataset(dataset_id, thresholds, path=path, rates=rates, progress=progress)
+    params: dict[str, Any] = thresholds.model_dump(mode="json")
+    params["rates"] = rates is not None
+    return store.save_trace_run(dataset_id, params, result.summary, result.edges, skipped=result.skipped, path=path)
+
+
+def latest_run_id(dataset_id: str, *, path: PathLike = None) -> str | None:
+    """Return the newest trace run of a dataset, or None."""
+    runs = store.list_trace_runs(dataset_id, path=path)
+    return None if runs.empty else str(runs.iloc[0]["run_id"])
+
