@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import IngestError
-from .ingest import QualityReport
+from .ingest import QualityReport, combine_reports, statement_to_edges
 from .schema import TABLES
 
 PRESETS: dict[str, str] = {
@@ -73,6 +73,13 @@ def _canonical(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     return out[list(TABLES[table])]
 
 
+def _report(counts: dict[str, int]) -> QualityReport:
+    """Return the report of files read whole by a preset (every row loaded)."""
+    total = sum(counts.values())
+    return QualityReport(rows_read=total, rows_loaded=total,
+                         notes=[f"{name}: {n:,} rows" for name, n in counts.items()])
+
+
 def _sources(files: list[Path]) -> list[dict[str, Any]]:
     return [{"file": str(f), "bytes": f.stat().st_size, "sha256": hashlib.sha256(f.read_bytes()).hexdigest()}
             for f in files]
@@ -102,24 +109,15 @@ def load_berka(directory: Path) -> tuple[dict[str, pd.DataFrame], QualityReport,
         "currency": "CZK",
         "opened_at": _yymmdd(account["date"]),
     })
-    # Standing orders name the payee's bank and account: those are accounts outside this bank.
-    order_to = order["bank_to"].str.strip() + ":" + order["account_to"].str.strip()
-    payees = pd.DataFrame({
-        "account_id": order_to,
-        "bank": order["bank_to"],
-        "account_number": order["account_to"],
-        "account_type": np.where(order["k_symbol"].fillna("").str.strip() == "UVER", "loan", "external"),
-        "currency": "CZK",
-    }).drop_duplicates("account_id")
-    trans_partner = trans[trans["account"].notna() & trans["bank"].notna()]
-    partners = pd.DataFrame({
-        "account_id": trans_partner["bank"] + ":" + trans_partner["account"],
-        "bank": trans_partner["bank"],
-        "account_number": trans_partner["account"],
-        "account_type": "external",
-        "currency": "CZK",
+    accounts = own_accounts
+    # Standing orders pay accounts at other banks: keyed bank + number, as every account with a bank.
+    standing_orders = pd.DataFrame({
+        "order_id": order["order_id"],
+        "account_id": order["account_id"],
+        "to_account": order["bank_to"].str.strip() + ":" + order["account_to"].str.strip(),
+        "amount_cents": _cents(order["amount"]),
+        "purpose": order["k_symbol"].fillna("").str.strip().replace("", pd.NA),
     })
-    accounts = pd.concat([own_accounts, payees, partners]).drop_duplicates("account_id", keep="first")
 
     disponents = disp[disp["type"] == "DISPONENT"]
     relations = pd.DataFrame({
@@ -127,12 +125,6 @@ def load_berka(directory: Path) -> tuple[dict[str, pd.DataFrame], QualityReport,
         "dst_id": disponents["account_id"].map(owners).values,
         "relation": "disponent",
     })
-    order_relations = pd.DataFrame({
-        "src_id": order["account_id"].values,
-        "dst_id": order_to.values,
-        "relation": ("standing_order:" + order["k_symbol"].fillna("").str.strip()).str.rstrip(":").values,
-    })
-    relations = pd.concat([relations, order_relations], ignore_index=True)
 
     disbursed = _yymmdd(loan["date"])
     duration = pd.to_numeric(loan["duration"]).astype(int)
@@ -153,26 +145,24 @@ def load_berka(directory: Path) -> tuple[dict[str, pd.DataFrame], QualityReport,
     })
 
     # trans.asc is statement-shaped: one posting on `account_id`, PRIJEM = credit, VYDAJ/VYBER = debit.
-    credit = trans["type"].str.strip() == "PRIJEM"
-    partner = (trans["bank"].fillna("") + ":" + trans["account"].fillna("")).where(
-        trans["account"].notna() & trans["bank"].notna())
     operation = trans["operation"].fillna("").str.strip()
-    channel = trans["k_symbol"].fillna("").str.strip().map(BERKA_CHANNEL_BY_KSYMBOL).fillna(
-        operation.map(BERKA_CHANNEL_BY_OPERATION)).fillna("transfer")
-    partner = partner.fillna(pd.Series(np.where(channel.isin(["cash", "card"]), "~cash", "~unknown"),
-                                       index=trans.index))
-    transactions = pd.DataFrame({
+    k_symbol = trans["k_symbol"].fillna("").str.strip()
+    channel = k_symbol.map(BERKA_CHANNEL_BY_KSYMBOL).fillna(operation.map(BERKA_CHANNEL_BY_OPERATION)).fillna("transfer")
+    postings = pd.DataFrame({
         "txn_id": trans["trans_id"],
-        "seq": np.arange(len(trans)),
+        "row": np.arange(2, len(trans) + 2),
         "ts": _yymmdd(trans["date"]),
-        "from_account": partner.where(credit, trans["account_id"]),
-        "to_account": trans["account_id"].where(credit, partner),
+        "account": trans["account_id"],
+        "direction": np.where(trans["type"].str.strip() == "PRIJEM", "C", "D"),
         "amount_cents": _cents(trans["amount"]),
+        "balance_cents": _cents(trans["balance"]),
+        "counterparty_account": (trans["bank"] + ":" + trans["account"]).where(
+            trans["account"].notna() & trans["bank"].notna()),
         "currency": "CZK",
         "channel": channel,
-        "memo": (operation + " " + trans["k_symbol"].fillna("").str.strip()).str.strip(),
-        "balance_after_cents": _cents(trans["balance"]).where(~credit),
+        "memo": (operation + " " + k_symbol).str.strip(),
     })
+    transactions, trans_report = statement_to_edges(postings, file=files["trans"].name)
 
     frames = {
         "customers": _canonical(customers, "customers"),
@@ -180,11 +170,11 @@ def load_berka(directory: Path) -> tuple[dict[str, pd.DataFrame], QualityReport,
         "loans": _canonical(loans, "loans"),
         "transactions": _canonical(transactions, "transactions"),
         "relations": _canonical(relations, "relations"),
+        "standing_orders": _canonical(standing_orders, "standing_orders"),
     }
-    report = QualityReport.for_preset(
-        {f.name: len(df) for f, df in zip([files["client"], files["account"], files["loan"], files["trans"],
-                                          files["disp"], files["order"]],
-                                         [client, account, loan, trans, disp, order])})
+    counts = {files[n].name: len(df) for n, df in
+              (("client", client), ("account", account), ("disp", disp), ("loan", loan), ("order", order))}
+    report = combine_reports(_report(counts), trans_report)
     return frames, report, _sources([f for f in files.values() if f.exists()])
 
 
@@ -229,7 +219,7 @@ def load_amlworld(directory: Path) -> tuple[dict[str, pd.DataFrame], QualityRepo
         frames["loans"] = _canonical(loans, "loans")
         counts[loan_file.name] = len(lraw)
         files.append(loan_file)
-    return frames, QualityReport.for_preset(counts), _sources(files)
+    return frames, _report(counts), _sources(files)
 
 
 def load_preset(name: str, directory: Path) -> tuple[dict[str, pd.DataFrame], QualityReport, list[dict[str, Any]]]:

@@ -83,6 +83,13 @@ TABLES: Final[dict[str, dict[str, str]]] = {
         "relation": "TEXT",  # shareholder/legal_rep/guarantor/family/employee/disponent/...
         "share": "REAL",
     },
+    "standing_orders": {  # standing payment orders (berka's order.asc): recurring debits to a payee
+        "order_id": "TEXT",
+        "account_id": "TEXT",
+        "to_account": "TEXT",
+        "amount_cents": "INTEGER",
+        "purpose": "TEXT",  # e.g. UVER loan repayment, SIPO household, POJISTNE insurance, LEASING
+    },
     "loan_snapshots": {
         "loan_id": "TEXT",
         "as_of": "TEXT",
@@ -107,6 +114,7 @@ REQUIRED: Final[dict[str, tuple[str, ...]]] = {
     "transactions": ("ts", "from_account", "to_account", "amount_cents"),
     "repayments": ("loan_id",),
     "relations": ("src_id", "dst_id"),
+    "standing_orders": ("account_id", "to_account"),
     "loan_snapshots": ("loan_id", "as_of"),
     "collection_events": ("loan_id", "ts"),
 }

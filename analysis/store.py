@@ -38,6 +38,7 @@ _INDEXES: dict[str, list[tuple[str, ...]]] = {
     "transactions": [("dataset_id",)],
     "repayments": [("dataset_id", "loan_id")],
     "relations": [("dataset_id", "src_id")],
+    "standing_orders": [("dataset_id", "account_id")],
     "loan_snapshots": [("dataset_id", "loan_id")],
     "collection_events": [("dataset_id", "loan_id")],
 }

@@ -117,18 +117,6 @@ def _col(df: pd.DataFrame | None, name: str) -> pd.Series | None:
     return s
 
 
-def _ids(s: pd.Series) -> np.ndarray:
-    """Text ids as an object array, blank -> None."""
-    out = s.astype(object).to_numpy(copy=True)
-    for i, v in enumerate(out):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
-            out[i] = None
-        else:
-            v = str(v).strip()
-            out[i] = v or None
-    return out
-
-
 def _text(s: pd.Series | None, n: int, case: str | None = None) -> pd.Series:
     """Normalised text column (string dtype, trimmed, blank -> NA, optional case), NA-filled when absent."""
     if s is None:
@@ -568,9 +556,10 @@ def trace_loans(
 
     # ---- loans
     nl = len(loans)
-    l_id = _ids(loans["loan_id"])
-    l_acct = _ids(loans["account_id"])
-    l_cust = _ids(loans["customer_id"]) if "customer_id" in loans.columns else np.full(nl, None, dtype=object)
+    l_id = _obj(_text(loans["loan_id"], nl))
+    l_acct_s = _text(loans["account_id"], nl)
+    l_acct = _obj(l_acct_s)
+    l_cust = _obj(_text(_col(loans, "customer_id"), nl))
     l_cur = _upper_text(_col(loans, "currency"), nl)
     l_status = _lower_text(_col(loans, "status"), nl)
     l_status_raw = loans["status"].astype(object).where(loans["status"].notna(), None).to_numpy() if "status" in loans.columns else np.full(nl, None, dtype=object)
@@ -603,7 +592,8 @@ def trace_loans(
     vl = np.flatnonzero(valid)
     if len(tx) and len(vl) and (tx["channel"] == "disbursement").any():
         d = tx[tx["channel"] == "disbursement"][["row", "to", "amount", "ts"]]
-        lf = pd.DataFrame({"li": vl, "to": l_acct[vl], "amount": l_prin[vl], "lts": l_ts[vl]})
+        lf = pd.DataFrame({"li": vl, "to": l_acct_s[vl].to_numpy(), "amount": l_prin[vl], "lts": l_ts[vl]})
+        lf["to"] = lf["to"].astype("string")
         mm = d.merge(lf, on=["to", "amount"])
         if len(mm):
             dt = (mm["ts"].to_numpy().astype("int64") - mm["lts"].to_numpy().astype("int64"))
@@ -619,9 +609,10 @@ def trace_loans(
             tx = tx[~tx["row"].isin(used_rows)].reset_index(drop=True)
 
     # ---- account codes
-    acc_ids_in = _ids(accounts["account_id"]) if accounts is not None else np.array([], dtype=object)
-    all_ids = pd.Series(np.concatenate([tx["frm"].to_numpy(dtype=object), tx["to"].to_numpy(dtype=object),
-                                        l_acct[vl], acc_ids_in[pd.notna(acc_ids_in)]]), dtype=object)
+    na = len(accounts) if accounts is not None else 0
+    acc_ids_s = _text(accounts["account_id"], na) if accounts is not None else _text(None, 0)
+    acc_ok = acc_ids_s.notna().to_numpy()
+    all_ids = pd.concat([tx["frm"], tx["to"], l_acct_s[vl], acc_ids_s[acc_ok]], ignore_index=True)
     codes, uniq = pd.factorize(all_ids)
     n_acct = len(uniq)
     acct_ids = np.asarray(uniq, dtype=object)
@@ -630,11 +621,10 @@ def trace_loans(
     to_c = codes[nt:2 * nt].astype(np.int64)
     lacct_c = np.full(nl, -1, dtype=np.int64)
     lacct_c[vl] = codes[2 * nt:2 * nt + len(vl)]
-    code_of = {a: i for i, a in enumerate(acct_ids.tolist())}
+    acc_codes = codes[2 * nt + len(vl):].astype(np.int64)
 
     # ---- currencies and ledger amounts
-    cur_all = pd.Series(np.concatenate([tx["cur"].to_numpy(dtype=object), tx["rcur"].to_numpy(dtype=object),
-                                        l_cur]), dtype=object)
+    cur_all = pd.concat([tx["cur"], tx["rcur"], _text(pd.Series(l_cur, dtype=object), nl)], ignore_index=True)
     ccodes, cuniq = pd.factorize(cur_all)  # -1 = null
     cuniq = list(cuniq)
     t_cur = ccodes[:nt].astype(np.int64)
@@ -646,8 +636,8 @@ def trace_loans(
     t_stmt = tx["stmt"].to_numpy(dtype=np.int64)
     l_ts_i = np.where(pd.isna(l_ts), 0, l_ts.astype("datetime64[s]").astype(np.int64))
     if rate_tab is not None:
-        r_deb = rate_tab.lookup(tx["cur"].to_numpy(dtype=object), t_ts)
-        r_cre = rate_tab.lookup(tx["rcur"].to_numpy(dtype=object), t_ts)
+        r_deb = rate_tab.lookup(_obj(tx["cur"]), t_ts)
+        r_cre = rate_tab.lookup(_obj(tx["rcur"]), t_ts)
         deb = np.where(np.isnan(r_deb), t_amt, np.rint(t_amt * np.nan_to_num(r_deb, nan=1.0))).astype(np.int64)
         cre = np.where(np.isnan(r_cre), t_rec, np.rint(t_rec * np.nan_to_num(r_cre, nan=1.0))).astype(np.int64)
         stm = np.where(np.isnan(r_deb), t_stmt, np.rint(t_stmt * np.nan_to_num(r_deb, nan=1.0))).astype(np.int64)
@@ -685,47 +675,53 @@ def trace_loans(
     acct_cust = np.full(n_acct, None, dtype=object)
     acct_type_loan = np.zeros(n_acct, dtype=bool)
     acct_country = np.full(n_acct, None, dtype=object)
-    if accounts is not None and len(accounts):
-        ok = pd.notna(acc_ids_in)
-        ac = np.array([code_of[a] for a in acc_ids_in[ok]], dtype=np.int64)
-        if "customer_id" in accounts.columns:
-            acct_cust[ac] = _ids(accounts["customer_id"])[ok]
-        acct_type_loan[ac] = _lower_text(_col(accounts, "account_type"), len(accounts))[ok] == "loan"
-        acct_country[ac] = _upper_text(_col(accounts, "country"), len(accounts))[ok]
+    if na:
+        acct_cust[acc_codes] = _obj(_text(_col(accounts, "customer_id"), na))[acc_ok]
+        acct_type_loan[acc_codes] = (_text(_col(accounts, "account_type"), na, "lower") == "loan").to_numpy(
+            dtype=bool, na_value=False)[acc_ok]
+        acct_country[acc_codes] = _upper_text(_col(accounts, "country"), na)[acc_ok]
     for i in vl.tolist():  # the loans table also says whose account a loan account is
         c = lacct_c[i]
         if acct_cust[c] is None and l_cust[i] is not None:
             acct_cust[c] = l_cust[i]
+    country_s = pd.Series(acct_country, dtype=object)
     if home_country is None:
-        cs = pd.Series(acct_country, dtype=object).dropna()
+        cs = country_s.dropna()
         home = str(cs.value_counts().index[0]) if len(cs) else None
     else:
         home = str(home_country).strip().upper() or None
-    acct_foreign = np.array([home is not None and c is not None and c != home for c in acct_country], dtype=bool)
-    industry: dict[str, str] = {}
-    if customers is not None and "industry" in customers.columns:
-        for c, ind in zip(_ids(customers["customer_id"]), _lower_text(customers["industry"], len(customers))):
-            if c is not None and ind is not None:
-                industry[c] = ind
-    acct_restricted = np.array([c is not None and industry.get(c) in restricted for c in acct_cust], dtype=bool)
-    cust_accounts: dict[str, set[int]] = defaultdict(set)
-    for a, c in enumerate(acct_cust.tolist()):
-        if c is not None:
-            cust_accounts[c].add(a)
-    loan_custs = {c for c in l_cust[vl].tolist() if c is not None}
+    acct_foreign = (country_s.notna() & (country_s != home)).to_numpy(dtype=bool) if home else np.zeros(n_acct, dtype=bool)
+    cust_s = pd.Series(acct_cust, dtype=object)
+    acct_restricted = np.zeros(n_acct, dtype=bool)
+    if customers is not None and "industry" in customers.columns and len(customers):
+        ind = pd.Series(_lower_text(customers["industry"], len(customers)),
+                        index=_obj(_text(customers["customer_id"], len(customers))))
+        restricted_custs = set(ind[ind.isin(list(restricted))].index.dropna().tolist())
+        acct_restricted = cust_s.isin(list(restricted_custs)).to_numpy(dtype=bool)
+    has_cust = cust_s.notna().to_numpy()
+    cust_accounts: dict[str, list[int]] = (
+        pd.Series(np.flatnonzero(has_cust)).groupby(cust_s[has_cust].to_numpy()).agg(list).to_dict()
+        if has_cust.any() else {}
+    )
+    loan_custs = [c for c in l_cust[vl].tolist() if c is not None]
     acct_has_loan = np.zeros(n_acct, dtype=bool)
     acct_has_loan[lacct_c[vl]] = True
-    acct_other_borrower = acct_has_loan | np.array([c is not None and c in loan_custs for c in acct_cust], dtype=bool)
+    acct_other_borrower = acct_has_loan | cust_s.isin(loan_custs).to_numpy(dtype=bool)
     rel_adj: dict[str, set[str]] = defaultdict(set)
     if relations is not None and len(relations):
-        for s, d in zip(_ids(relations["src_id"]), _ids(relations["dst_id"])):
-            if s is not None and d is not None:
-                rel_adj[s].add(d)
-                rel_adj[d].add(s)
-    ch_map = {"repayment": _CH_REPAY, "cash": _CH_CASH, "cross_border": _CH_XB}
-    t_ch = np.array([ch_map.get(c, _CH_OTHER) for c in tx["channel"].tolist()], dtype=np.int8)
-    t_cp_foreign = np.array([home is not None and c is not None and c != home for c in tx["cp_country"].tolist()], dtype=bool)
-    t_mc_restr = np.array([c is not None and c in restricted for c in tx["mcat"].tolist()], dtype=bool)
+        for a_, b_ in zip(_obj(_text(relations["src_id"], len(relations))), _obj(_text(relations["dst_id"], len(relations)))):
+            if a_ is not None and b_ is not None:
+                rel_adj[a_].add(b_)
+                rel_adj[b_].add(a_)
+    ch = tx["channel"]
+    t_ch = np.select(
+        [(ch == "repayment").to_numpy(dtype=bool, na_value=False), (ch == "cash").to_numpy(dtype=bool, na_value=False),
+         (ch == "cross_border").to_numpy(dtype=bool, na_value=False)],
+        [_CH_REPAY, _CH_CASH, _CH_XB], _CH_OTHER,
+    )
+    cp = tx["cp_country"]
+    t_cp_foreign = (cp.notna() & (cp != home)).to_numpy(dtype=bool, na_value=False) if home else np.zeros(nt, dtype=bool)
+    t_mc_restr = tx["mcat"].isin(list(restricted)).to_numpy(dtype=bool, na_value=False)
     ev_row = led.ev_row
 
     # ---- per-loan tracing
@@ -771,7 +767,7 @@ def trace_loans(
         moves = moves_for(lc, fx)
         borrower = {int(lacct_c[li])}
         if l_cust[li] is not None:
-            borrower |= cust_accounts.get(l_cust[li], set())
+            borrower.update(cust_accounts.get(l_cust[li], ()))
         bpos = int(booking_pos[li])
         end_ts = int(ev_ts_sorted[bpos]) + window_days * _DAY
         pos_end = int(np.searchsorted(ev_ts_sorted, end_ts, side="right")) - 1
@@ -1031,15 +1027,22 @@ def trace_loans(
         summary[c] = summary[c].astype(object)
     ev_idx = np.asarray(edge_ev, dtype=np.int64)
     rows = ev_row[ev_idx] if len(ev_idx) else np.array([], dtype=np.int64)
+    orig_rows = tx["row"].to_numpy()
+    tid_col = _col(transactions, "txn_id")
+    if tid_col is not None:
+        txn_ids = _obj(_text(tid_col, len(transactions)))[orig_rows]
+    else:  # no ids in the data: name a transfer by its file position
+        txn_ids = np.array([str(r) for r in orig_rows], dtype=object)
+    ts_text = _obj(transactions["ts"].astype("string").reset_index(drop=True))[orig_rows]
     edges = pd.DataFrame({
         "loan_id": l_id[np.asarray(edge_loan, dtype=np.int64)] if edge_loan else np.array([], dtype=object),
         "hop": np.asarray(edge_hop, dtype=np.int64),
-        "txn_id": tx["txn_id"].to_numpy(dtype=object)[rows] if len(rows) else np.array([], dtype=object),
+        "txn_id": txn_ids[rows] if len(rows) else np.array([], dtype=object),
         "from_account": acct_ids[np.asarray([send[g] for g in edge_ev], dtype=np.int64)] if edge_ev else np.array([], dtype=object),
         "to_account": acct_ids[np.asarray([recv[g] for g in edge_ev], dtype=np.int64)] if edge_ev else np.array([], dtype=object),
-        "ts": tx["ts_text"].to_numpy(dtype=object)[rows] if len(rows) else np.array([], dtype=object),
+        "ts": ts_text[rows] if len(rows) else np.array([], dtype=object),
         "amount_cents": np.asarray(edge_amt, dtype=np.int64),
-        "channel": tx["channel"].to_numpy(dtype=object)[rows] if len(rows) else np.array([], dtype=object),
+        "channel": _obj(tx["channel"])[rows] if len(rows) else np.array([], dtype=object),
     })
     if progress is not None and total == 0:
         progress(0, 0)
