@@ -145,6 +145,15 @@ def sankey_chart(flows: pd.DataFrame, *, labels: Mapping[str, str] | None = None
     )
     nodes["ty"] = (nodes["y0"] + nodes["y1"]) / 2
     span = max(float(nodes["y1"].max()), 1.0)
+    # thin nodes would print their labels on top of each other: keep labels >= 14 px apart
+    min_sep = span * 14 / max(height, 1)
+    for side in ("source", "destination"):
+        idx = nodes.index[nodes["side"] == side]
+        placed = -np.inf
+        for i in nodes.loc[idx].sort_values("ty").index:
+            placed = max(float(nodes.at[i, "ty"]), placed + min_sep)
+            nodes.at[i, "ty"] = placed
+    span = max(span, float(nodes["ty"].max()) + min_sep / 2)
     x_scale = alt.Scale(domain=[-0.75, 1.75], nice=False)
     y_scale = alt.Scale(domain=[0, span], reverse=True, nice=False)
     color = alt.Color("destination:N", scale=_class_scale(dst_order, labels), legend=None)

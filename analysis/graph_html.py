@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import html as html_lib
+import json
 import re
+from collections.abc import Mapping
 
 import pandas as pd
 from pyvis.network import Network
 
-NODE_COLUMNS = ("id", "label", "kind", "title")
+NODE_COLUMNS = ("id", "label", "kind", "title")  # optional: level (int, for a left-to-right layout)
 EDGE_COLUMNS = ("src", "dst", "label", "value", "title")
 
 # Node colours by kind; anything else is drawn as a plain account.
@@ -75,25 +77,39 @@ def render(nodes: pd.DataFrame, edges: pd.DataFrame, *, height_px: int = 600, ma
     nodes, edges, capped = cap_graph(nodes, edges, max_nodes=max_nodes)
     net = Network(height=f"{int(height_px)}px", width="100%", directed=directed, cdn_resources="in_line")
     values = pd.to_numeric(edges["value"], errors="coerce").fillna(0.0)
-    for row in nodes.itertuples(index=False):
+    # an optional integer `level` column (e.g. the hop) lays the graph out left to right by level
+    levels = (pd.to_numeric(nodes["level"], errors="coerce") if "level" in nodes.columns
+              else pd.Series([float("nan")] * len(nodes), index=nodes.index))
+    hierarchical = bool(len(nodes)) and bool(levels.notna().all())
+    for row, level in zip(nodes.itertuples(index=False), levels.tolist()):
         kind = _text(row.kind) or "account"
+        extra = {"level": int(level)} if hierarchical else {}
         net.add_node(
             str(row.id),  # ids are text in our model; pyvis rejects numpy scalars
             label=_text(row.label) or str(row.id),
             title=_title(row.title),
             color=KIND_COLORS.get(kind, KIND_COLORS["account"]),
             shape=KIND_SHAPES.get(kind, "dot"),
+            **extra,
         )
     for row, value in zip(edges.itertuples(index=False), values.tolist()):
         net.add_edge(str(row.src), str(row.dst), label=_text(row.label), title=_title(row.title),
                      value=float(value))
-    net.set_options(
-        '{"physics": {"solver": "forceAtlas2Based", "stabilization": {"iterations": 300}},'
-        ' "edges": {"arrows": {"to": {"enabled": true, "scaleFactor": 0.6}}, "font": {"size": 10, "align": "middle"},'
-        ' "scaling": {"min": 1, "max": 10}, "smooth": {"type": "dynamic"}},'
-        ' "nodes": {"font": {"size": 12}, "scaling": {"min": 8, "max": 30}},'
-        ' "interaction": {"hover": true, "tooltipDelay": 100}}'
-    )
+    options: dict[str, object] = {
+        "edges": {"arrows": {"to": {"enabled": True, "scaleFactor": 0.5}}, "color": {"color": "#6b7b8c", "inherit": False},
+                  "font": {"size": 10, "align": "top", "strokeWidth": 3},
+                  "scaling": {"min": 1, "max": 8, "label": {"enabled": False}},
+                  "smooth": {"enabled": True, "type": "curvedCW", "roundness": 0.15}},
+        "nodes": {"font": {"size": 11}, "size": 14},
+        "interaction": {"hover": True, "tooltipDelay": 100, "navigationButtons": False},
+    }
+    if hierarchical:
+        options["layout"] = {"hierarchical": {"enabled": True, "direction": "LR", "sortMethod": "directed",
+                                              "levelSeparation": 260, "nodeSpacing": 70, "shakeTowards": "roots"}}
+        options["physics"] = {"enabled": False}
+    else:
+        options["physics"] = {"solver": "forceAtlas2Based", "stabilization": {"iterations": 300}}
+    net.set_options(json.dumps(options))
     page = net.generate_html(notebook=False)
     for pattern in _STRIP:
         page = pattern.sub("", page)
@@ -106,16 +122,28 @@ def _money(cents: int) -> str:
     return f"{cents / 100:,.2f}"
 
 
-def loan_path_graph(edges: pd.DataFrame, *, borrower_account: str,
-                    label_of: dict[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (nodes, edges) frames for one loan's traced flow edges, one edge per from->to pair."""
+# The words of labels and tooltips (format templates); callers pass translations.
+GRAPH_WORDS: dict[str, str] = {
+    "hop": "hop {lo}", "hops": "hops {lo}-{hi}", "transfers": "{n} transfer(s)", "in": "in", "out": "out",
+    "borrower": "borrower", "account": "account", "terminal": "end of the traced path", "lender": "lender",
+}
+
+
+def loan_path_graph(edges: pd.DataFrame, *, borrower_account: str, label_of: Mapping[str, str] | None = None,
+                    words: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (nodes, edges) frames for one loan's traced flow edges, one edge per from->to pair.
+
+    `label_of` maps account ids to what is shown (masking goes there); `words` overrides GRAPH_WORDS.
+    """
     label_of = label_of or {}
+    word = {**GRAPH_WORDS, **(words or {})}
     node_cols = list(NODE_COLUMNS)
     edge_cols = list(EDGE_COLUMNS)
     if edges.empty:
         borrower = str(borrower_account)
         return (pd.DataFrame([{"id": borrower, "label": label_of.get(borrower, borrower), "kind": "borrower",
-                               "title": f"{label_of.get(borrower, borrower)}\nborrower"}], columns=node_cols),
+                               "title": f"{label_of.get(borrower, borrower)}\n{word['borrower']}", "level": 0}],
+                             columns=[*node_cols, "level"]),
                 pd.DataFrame(columns=edge_cols))
     frame = edges.assign(
         src=edges["from_account"].astype("string").fillna("(lender)").astype(str),
@@ -129,7 +157,7 @@ def loan_path_graph(edges: pd.DataFrame, *, borrower_account: str,
              .reset_index())
 
     def hops(lo: int, hi: int) -> str:
-        return f"hop {lo}" if lo == hi else f"hops {lo}-{hi}"
+        return word["hop"].format(lo=lo) if lo == hi else word["hops"].format(lo=lo, hi=hi)
 
     out_edges = pd.DataFrame({
         "src": pairs["src"],
@@ -138,7 +166,7 @@ def loan_path_graph(edges: pd.DataFrame, *, borrower_account: str,
                   zip(pairs["hop_min"], pairs["hop_max"], pairs["amount"])],
         "value": (pairs["amount"] / 100).astype(float),
         "title": [f"{label_of.get(s, s)} -> {label_of.get(d, d)}\n{hops(lo, hi)}\n{_money(a)}\n"
-                  f"{n} transfer(s)\n{_text(f)[:16]} .. {_text(la)[:16]}"
+                  f"{word['transfers'].format(n=n)}\n{_text(f)[:16]} .. {_text(la)[:16]}"
                   for s, d, lo, hi, a, n, f, la in zip(pairs["src"], pairs["dst"], pairs["hop_min"], pairs["hop_max"],
                                                        pairs["amount"], pairs["n"], pairs["first"], pairs["last"])],
     }, columns=edge_cols)
@@ -146,6 +174,8 @@ def loan_path_graph(edges: pd.DataFrame, *, borrower_account: str,
     outflow = pairs.groupby("src")["amount"].sum()
     borrower = str(borrower_account)
     ids = list(dict.fromkeys([borrower, *pairs["src"].tolist(), *pairs["dst"].tolist()]))
+    # a node's level is the first hop at which the loan's money reached it (borrower 0, lender -1)
+    first_hop = pairs.groupby("dst")["hop_min"].min()
     rows = []
     for node in ids:
         if node == borrower:
@@ -157,7 +187,8 @@ def loan_path_graph(edges: pd.DataFrame, *, borrower_account: str,
         else:
             kind = "account"
         label = label_of.get(node, node)
-        rows.append({"id": node, "label": label, "kind": kind,
-                     "title": f"{label}\n{kind}\nin: {_money(int(inflow.get(node, 0)))}\n"
-                              f"out: {_money(int(outflow.get(node, 0)))}"})
-    return pd.DataFrame(rows, columns=node_cols), out_edges
+        level = 0 if node == borrower else (-1 if kind == "lender" else int(first_hop.get(node, 1)))
+        rows.append({"id": node, "label": label, "kind": kind, "level": level,
+                     "title": f"{label}\n{word.get(kind, kind)}\n{word['in']}: {_money(int(inflow.get(node, 0)))}\n"
+                              f"{word['out']}: {_money(int(outflow.get(node, 0)))}"})
+    return pd.DataFrame(rows, columns=[*node_cols, "level"]), out_edges

@@ -86,8 +86,9 @@ def _issues_from_mask(file: str, index: pd.Index, mask: np.ndarray, column: str,
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
         return _issues()
-    vals = values.to_numpy(dtype=object)[mask]
-    reasons = reason.to_numpy(dtype=object)[mask] if isinstance(reason, pd.Series) else [reason] * int(mask.sum())
+    sel = np.flatnonzero(mask)
+    vals = values.iloc[sel].to_numpy(dtype=object)
+    reasons = reason.iloc[sel].to_numpy(dtype=object) if isinstance(reason, pd.Series) else [reason] * len(sel)
     frame = pd.DataFrame(
         {
             "file": file,
@@ -100,6 +101,16 @@ def _issues_from_mask(file: str, index: pd.Index, mask: np.ndarray, column: str,
     frame["file"] = frame["file"].astype(object)
     frame["column"] = frame["column"].astype(object)
     return frame
+
+
+def _null_text(n: int, index: pd.Index | None = None) -> pd.Series:
+    """An all-missing text column."""
+    return pd.Series(pa.nulls(n, pa.large_string()).to_pandas().array, index=index)
+
+
+def _null_int(n: int, index: pd.Index | None = None) -> pd.Series:
+    """An all-missing Int64 column."""
+    return pd.Series(pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)), index=index)
 
 
 def _isna(value: Any) -> bool:
@@ -221,12 +232,31 @@ def _decodes(data: bytes, encoding: str) -> bool:
 
 
 def detect_encoding(data: bytes) -> tuple[str, list[str]]:
-    """(chosen encoding, other encodings that also decode the whole file) for a text file's bytes."""
+    """(chosen encoding, other encodings that also decode the file) for a text file's bytes.
+
+    The choice is made on the whole file; the alternatives are checked on its first megabyte only (an
+    override that then fails further on raises IngestError naming the byte offset).
+    """
+    chosen, others, _ = _detect(data)
+    return chosen, others
+
+
+def _detect(data: bytes) -> tuple[str, list[str], str | None]:
+    """(encoding, alternatives, the decoded text when decoding was needed to decide)."""
+    sample = data[:1_000_000]
     for bom, name in _BOMS:
-        if data.startswith(bom) and _decodes(data, name):
-            return name, [c for c in _CANDIDATES if c != "utf-8" and _decodes(data[len(bom):], c)]
-    if _decodes(data, "utf-8"):
-        chosen = "utf-8"
+        if data.startswith(bom):
+            try:
+                text = data.decode(name)
+            except UnicodeDecodeError:
+                continue
+            return name, [c for c in _CANDIDATES if c != "utf-8" and _decodes(sample[len(bom):], c)], text
+    if data.isascii():
+        return "utf-8", [c for c in _CANDIDATES if c != "utf-8"], None
+    text = None
+    chosen = "utf-8" if _valid_utf8(data) else ""
+    if chosen:
+        pass
     elif _decodes(data, "gb18030"):
         # GBK is the name Chinese tools show; only a character outside GBK makes it GB18030
         chosen = "gbk" if _decodes(data, "gbk") else "gb18030"
@@ -241,8 +271,19 @@ def detect_encoding(data: bytes) -> tuple[str, list[str]]:
         except Exception:  # noqa: BLE001 - a detector crash must not stop a load; latin-1 always decodes
             chosen = ""
         chosen = chosen or "latin-1"
-    others = [c for c in _CANDIDATES if c != chosen and _decodes(data, c)]
-    return chosen, others
+    others = [c for c in _CANDIDATES if c != chosen and _decodes(sample, c)]
+    return chosen, others, text
+
+
+def _valid_utf8(data: bytes) -> bool:
+    """Strict UTF-8 check of the whole buffer (Arrow's validator: ~10x faster than bytes.decode)."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    arr = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        arr.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _decode(data: bytes, encoding: str, file: str) -> str:
@@ -333,37 +374,47 @@ def read_table(
     sheet: str | None = None,
 ) -> RawTable:
     """The file's cells as text with its encoding, delimiter and row numbers; IngestError if unusable."""
-    if not data or not data.strip():
+    if not data or (not data[:65536].strip() and not data.strip()):
         raise IngestError("the file is empty", file=file)
     if data[:4] == b"PK\x03\x04":
         return _read_xlsx(data, file=file, sheet=sheet)
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise IngestError("old binary Excel (.xls) files are not supported; save it as .xlsx or CSV", file=file)
+    text: str | None = None
     if encoding:
-        chosen, candidates = encoding, [c for c in detect_encoding(data)[1] if c != encoding]
+        detected, others, _ = _detect(data[:1_000_000])
+        chosen, candidates = encoding, [c for c in [detected, *others] if c != encoding]
         if encoding.lower().replace("_", "-") in ("utf-8", "utf8") and data.startswith(b"\xef\xbb\xbf"):
             chosen = "utf-8-sig"
     else:
-        chosen, candidates = detect_encoding(data)
+        chosen, candidates, text = _detect(data)
     if not chosen.startswith("utf-16") and b"\x00" in data[:1_000_000]:
         raise IngestError("this is a binary file, not CSV/TSV text or XLSX", file=file)
-    text = _decode(data, chosen, file).lstrip("\ufeff")
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    sample = text[:500_000].split("\n")[:60]
-    if len(sample) > 1 and len(text) > 500_000:
+    # everything below works on UTF-8 bytes with \n line ends; the original bytes already are that in the
+    # common case, which saves decoding and re-encoding a large file
+    if chosen in ("utf-8", "utf-8-sig") and b"\r" not in data and (encoding is None or _valid_utf8(data)):
+        buf = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    else:
+        if text is None:
+            text = _decode(data, chosen, file)
+        text = text.lstrip("\ufeff")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        buf = text.encode("utf-8")
+    del text
+    sample = buf[:500_000].decode("utf-8", errors="ignore").split("\n")[:60]
+    if len(sample) > 1 and len(buf) > 500_000:
         sample = sample[:-1]  # the last sampled line may be cut
     delim, header_idx, _ = _sniff(sample)
     if delimiter:
         delim = "\t" if delimiter in ("\\t", "tab") else delimiter
         header_idx = next((i for i, ln in enumerate(sample) if ln.count(delim) >= 1), header_idx)
-    # offset of the header line in text
     pos = 0
     for _ in range(header_idx):
-        pos = text.index("\n", pos) + 1
-    end = text.find("\n", pos)
-    header_line = text[pos:] if end < 0 else text[pos:end]
-    body = "" if end < 0 else text[end + 1 :]
+        pos = buf.index(b"\n", pos) + 1
+    end = buf.find(b"\n", pos)
+    header_line = (buf[pos:] if end < 0 else buf[pos:end]).decode("utf-8")
+    body = b"" if end < 0 else memoryview(buf)[end + 1 :]
     try:
         original = next(csv.reader([header_line], delimiter=delim))
     except csv.Error as exc:
@@ -386,20 +437,28 @@ def read_table(
     )
 
 
-def _parse_body(body: str, names: list[str], delim: str, *, file: str, header_row: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Data rows of a delimited body: Arrow when rows map 1:1 to lines, else Python's csv with line tracking."""
-    if not body.strip():
+def _parse_body(body: memoryview | bytes, names: list[str], delim: str, *, file: str, header_row: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Data rows of a delimited UTF-8 body: Arrow when rows map 1:1 to lines, else Python's csv with line tracking."""
+    end = len(body)
+    while end and body[end - 1] in (10, 13, 32):
+        end -= 1
+    stripped = body[:end]
+    if not end:
         return pd.DataFrame({n: pd.Series([], dtype=str) for n in names}), _issues()
-    stripped = body.rstrip("\n")
-    n_lines = stripped.count("\n") + 1
-    if "\n\n" not in stripped and len(names) > 1:
+    raw_bytes = bytes(stripped) if isinstance(stripped, memoryview) and len(stripped) < 1_000_000 else stripped
+    as_bytes = raw_bytes if isinstance(raw_bytes, bytes) else None
+    if as_bytes is None:
+        as_bytes = bytes(stripped)
+    n_lines = as_bytes.count(b"\n") + 1
+    blank = b"\n\n" in as_bytes
+    if not blank and len(names) > 1:
         try:
             table = pacsv.read_csv(
-                io.BytesIO(stripped.encode("utf-8")),
+                pa.BufferReader(pa.py_buffer(stripped)),
                 read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
                 parse_options=pacsv.ParseOptions(delimiter=delim, quote_char='"', double_quote=True, newlines_in_values=False),
                 convert_options=pacsv.ConvertOptions(
-                    column_types={n: pa.string() for n in names}, strings_can_be_null=True, null_values=[""], quoted_strings_can_be_null=True
+                    column_types={n: pa.large_string() for n in names}, strings_can_be_null=True, null_values=[""], quoted_strings_can_be_null=True
                 ),
             )
         except (pa.ArrowInvalid, pa.ArrowException):
@@ -408,7 +467,7 @@ def _parse_body(body: str, names: list[str], delim: str, *, file: str, header_ro
             frame = table.to_pandas()
             frame.index = pd.RangeIndex(header_row + 1, header_row + 1 + n_lines, name="row")
             return frame, _issues()
-    return _parse_body_python(body, names, delim, file=file, header_row=header_row)
+    return _parse_body_python(bytes(body).decode("utf-8"), names, delim, file=file, header_row=header_row)
 
 
 def _parse_body_python(body: str, names: list[str], delim: str, *, file: str, header_row: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -788,8 +847,7 @@ def mapping_targets(table: str) -> list[str]:
 
 def _alias_index(table: str) -> dict[str, str]:
     index: dict[str, str] = {}
-    targets = set(mapping_targets(table)) | {"_account"}
-    for target in targets:
+    for target in mapping_targets(table):
         index.setdefault(_key(target), target)
     for target, names in _ALIASES.get(table, {}).items():
         for name in names:
@@ -825,12 +883,8 @@ def suggest_mapping(columns: list[str], table: str) -> dict[str, str]:
             continue
         prev_target = out.get(prev) if prev else None
         if target == "_account":
-            side = {"from_bank": "from_account", "to_bank": "to_account"}.get(prev_target or "")
-            if side is None:
-                side = "from_account" if "from_account" not in used else "to_account"
-                if "from_bank" in used or "to_bank" in used:
-                    side = None  # a bank column exists but not right before: do not guess the side
-            target = side
+            # only a bank column right before says which side a bare "Account" is; never guess from order
+            target = {"from_bank": "from_account", "to_bank": "to_account"}.get(prev_target or "")
         elif table == "statements" and target == "account" and "account" in used:
             # a second account column after the own one is the counterparty's (berka: bank, account)
             target = "counterparty_account"
@@ -880,20 +934,69 @@ def guess_table(columns: list[str]) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------- values
-def _arrow(s: pd.Series) -> pa.Array:
-    arr = pa.array(s.astype(str) if s.dtype != "str" else s, from_pandas=True)
+def _arrow(s: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """The Arrow large_string data behind a text Series (no copy when it already is Arrow-backed)."""
+    if s.dtype != "str":
+        s = s.astype(object).where(s.notna(), None).astype(str)
+    arr = getattr(s.array, "_pa_array", None)  # pandas' ArrowStringArray keeps its ChunkedArray here
+    if arr is None:
+        arr = pa.array(s, from_pandas=True)
     return arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
+
+
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas 3's default "str" dtype
+
+
+def _flat(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _series(arr: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    """A text Series over Arrow string data, on `index`."""
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(arr, dtype=_STR), index=index)
+
+
+def _ascii(arr: pa.Array | pa.ChunkedArray) -> bool:
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    for chunk in chunks:
+        buf = chunk.buffers()[2]
+        if buf is not None and not memoryview(buf).tobytes().isascii():
+            return False
+    return True
+
+
+def _contains(arr: pa.Array | pa.ChunkedArray, *needles: str) -> bool:
+    """Whether any value might contain one of the needles (scans the raw bytes: fast, may over-report)."""
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    for chunk in chunks:
+        buf = chunk.buffers()[2]
+        if buf is None:
+            continue
+        raw = memoryview(buf).tobytes()
+        if any(n.encode("utf-8") in raw for n in needles):
+            return True
+    return False
+
+
+_NULL_SET = pa.array(_NULL_TOKENS, pa.large_string())
 
 
 def _clean_text(s: pd.Series) -> pd.Series:
     """Trimmed text with empty/null-looking cells as missing."""
-    if s.dtype != "str":
-        s = s.astype(str)
-    s = s.str.strip()
-    return s.where(~s.isin(_NULL_TOKENS))
+    arr = _arrow(s)
+    # the ASCII trim is ten times faster; full-width spaces (U+3000) need the Unicode one
+    arr = pc.ascii_trim_whitespace(arr) if _ascii(arr) else pc.utf8_trim_whitespace(arr)
+    nulls = pc.is_in(arr, value_set=_NULL_SET)
+    if pc.any(nulls).as_py():
+        arr = pc.if_else(nulls, pa.scalar(None, pa.large_string()), arr)
+    return _series(arr, s.index)
 
 
 def _nfkc_non_ascii(s: pd.Series) -> pd.Series:
+    if _ascii(_arrow(s)):
+        return s
     mask = (s.notna() & ~s.str.isascii().fillna(True).astype(bool)).to_numpy()
     if mask.any():
         s = s.copy()
@@ -901,12 +1004,17 @@ def _nfkc_non_ascii(s: pd.Series) -> pd.Series:
     return s
 
 
-_SCI = r"[+-]?\d+(?:\.\d+)?[eE][+-]?\d+"
+# Excel's General format: one digit, optional decimals, and always a signed exponent (6.22E+18). Hex-like
+# ids such as 812E50 (AMLworld) have no sign and must not be caught.
+_SCI = r"[+-]?\d(?:\.\d+)?[eE][+-]\d{1,3}"
 
 
-def _clean_ids(s: pd.Series, *, accounts: bool) -> tuple[pd.Series, np.ndarray]:
+def _clean_ids(s: pd.Series, *, accounts: bool, cleaned: bool = False) -> tuple[pd.Series, np.ndarray]:
     """(trimmed ids, mask of ids Excel turned into scientific notation)."""
-    s = _nfkc_non_ascii(_clean_text(s))
+    s = _nfkc_non_ascii(s if cleaned else _clean_text(s))
+    arr = _arrow(s)
+    if not _contains(arr, "'", '="', "+", "-", *((" ",) if accounts else ())):
+        return s, np.zeros(len(s), dtype=bool)  # the common case: nothing to fix, no 6.2E+18
     starts = s.str.startswith("'").fillna(False) | s.str.startswith('="').fillna(False)
     if starts.any():
         # Excel's ways of forcing text: '0123 and ="0123"
@@ -986,9 +1094,11 @@ def _money_cents(shape: tuple[str, int, bool], decimal_comma: bool) -> int | Non
     return -cents if neg else cents
 
 
-def parse_money(s: pd.Series, *, decimal_comma: bool | None = None) -> tuple[pd.Series, np.ndarray, bool]:
+def parse_money(
+    s: pd.Series, *, decimal_comma: bool | None = None, cleaned: bool = False
+) -> tuple[pd.Series, np.ndarray, bool]:
     """(Int64 cents, mask of unparseable non-missing cells, whether the column uses comma decimals)."""
-    s = _clean_text(s)
+    s = s if cleaned else _clean_text(s)
     n = len(s)
     cents = np.zeros(n, dtype=np.int64)
     known = np.zeros(n, dtype=bool)
@@ -1050,9 +1160,21 @@ def _assemble(y: pa.Array, m: pa.Array, d: pa.Array, hh: pa.Array, mm: pa.Array,
     date_part = pc.binary_join_element_wise(pc.utf8_lpad(y, width=4, padding="0"), _pad(m, 2), _pad(d, 2), _ls("-"))
     time_part = pc.binary_join_element_wise(_pad(hh, 2), _pad(mm, 2), _pad(ss, 2), _ls(":"))
     iso = pc.binary_join_element_wise(date_part, time_part, _ls("T"))
-    ok = pc.is_valid(pc.strptime(iso, format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True))
-    ok = pc.and_(ok, pc.equal(pc.utf8_length(iso), 19))
-    return pc.if_else(ok, iso, pa.scalar(None, pa.large_string()))
+    return pc.if_else(_valid_iso(iso), iso, pa.scalar(None, pa.large_string()))
+
+
+def _valid_iso(iso: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """True where the 'YYYY-MM-DDTHH:MM:SS' text is a real moment (no 30 February, no hour 25)."""
+    try:
+        iso.cast(pa.timestamp("s"))  # strict and fast; raises on the first bad value
+        return pc.and_(pc.is_valid(iso), pc.equal(pc.utf8_length(iso), 19))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    # strptime rolls 30 February over to 2 March: compare the day back
+    ts = pc.strptime(iso, format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
+    day = pc.cast(pc.utf8_slice_codeunits(iso, 8, 10), pa.int64(), safe=False)
+    ok = pc.and_(pc.is_valid(ts), pc.equal(pc.day(ts), day))
+    return pc.fill_null(pc.and_(ok, pc.equal(pc.utf8_length(iso), 19)), False)
 
 
 def _ampm(hh: pa.Array, ap: pa.Array) -> pa.Array:
@@ -1066,7 +1188,7 @@ def _ampm(hh: pa.Array, ap: pa.Array) -> pa.Array:
 
 
 def parse_dates(
-    s: pd.Series, *, dayfirst: bool | None = None, yy_pivot: int = 69
+    s: pd.Series, *, dayfirst: bool | None = None, yy_pivot: int = 69, cleaned: bool = False
 ) -> tuple[pd.Series, np.ndarray, str | None]:
     """(ISO 'YYYY-MM-DDTHH:MM:SS' text, mask of unparseable cells, note on the day/month order when it was guessed).
 
@@ -1074,7 +1196,7 @@ def parse_dates(
     2023年5月1日, 20230501, YYMMDD (yy < `yy_pivot` is 20yy), D/M/YYYY or M/D/YYYY (decided per column),
     Excel serial day numbers (20000-80000), and month names as a last resort.
     """
-    s = _clean_text(s)
+    s = s if cleaned else _clean_text(s)
     present = s.notna().to_numpy()
     out = np.full(len(s), None, dtype=object)
     note = None
@@ -1083,17 +1205,16 @@ def parse_dates(
     arr = _arrow(s)
     fast = pc.fill_null(pc.match_substring_regex(arr, _FAST_ISO), False)
     if pc.all(pc.or_(fast, pc.is_null(arr))).as_py():
-        iso = pc.replace_substring(arr, " ", "T", max_replacements=1)
-        ok = pc.is_valid(pc.strptime(iso, format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True))
-        iso = pc.if_else(ok, iso, pa.scalar(None, pa.large_string()))
-        res = pd.Series(iso.to_numpy(zero_copy_only=False), index=s.index, dtype=object).astype(str)
+        iso = pc.replace_substring(arr, " ", "T", max_replacements=1) if _contains(arr, " ") else arr
+        iso = pc.if_else(_valid_iso(iso), iso, pa.scalar(None, pa.large_string()))
+        res = _series(iso, s.index)
         bad = present & res.isna().to_numpy()
         return res, bad, None
 
     codes, uniques = pd.factorize(s)
     u = pd.Series(uniques, dtype=str)
     u = _nfkc_non_ascii(u)
-    ua = _arrow(u)
+    ua = _flat(_arrow(u))
     result = pa.nulls(len(ua), pa.large_string())
 
     def fill(where: pa.Array, values: pa.Array) -> None:
@@ -1177,15 +1298,15 @@ def _parse_times(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """('HH:MM:SS' text, mask of unparseable cells) for a time-of-day column."""
     s = _clean_text(s)
     present = s.notna().to_numpy()
-    arr = _arrow(s)
+    arr = _flat(_arrow(s))
     out = pa.nulls(len(arr), pa.large_string())
     for pattern in (_TIME_ONLY_RE, _TIME_COMPACT_RE):
         ex = pc.extract_regex(arr, pattern)
         text = pc.binary_join_element_wise(_pad(ex.field("H"), 2), _pad(ex.field("M"), 2), _pad(ex.field("S"), 2), _ls(":"))
-        ok = pc.is_valid(pc.strptime(pc.binary_join_element_wise(_ls("2000-01-01"), text, _ls("T")), format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True))
+        ok = _valid_iso(pc.binary_join_element_wise(_ls("2000-01-01"), text, _ls("T")))
         take = pc.and_(pc.and_(pc.fill_null(pc.is_valid(ex), False), pc.fill_null(ok, False)), pc.is_null(out))
         out = pc.if_else(take, text, out)
-    res = pd.Series(out.to_numpy(zero_copy_only=False), index=s.index, dtype=object).astype(str)
+    res = _series(out, s.index)
     return res, present & res.isna().to_numpy()
 
 
@@ -1260,8 +1381,13 @@ def _channel(value: str) -> str:
 
 
 def _map_unique(s: pd.Series, fn: Any) -> pd.Series:
+    """fn applied once per distinct value; text results as an Arrow-backed Series, others as object."""
     codes, uniques = pd.factorize(s)
-    mapped = np.array([fn(u) for u in uniques] + [None], dtype=object)
+    results = [fn(u) for u in uniques] + [None]
+    if all(r is None or isinstance(r, str) for r in results):
+        take = np.where(codes < 0, len(uniques), codes)
+        return _series(pc.take(pa.array(results, pa.large_string()), pa.array(take)), s.index)
+    mapped = np.array(results, dtype=object)
     return pd.Series(mapped[codes], index=s.index, dtype=object)
 
 
@@ -1306,12 +1432,29 @@ def _future(iso: pd.Series, today: date) -> np.ndarray:
     return (iso.notna() & (iso >= limit)).to_numpy(dtype=bool)
 
 
-def _duplicate_mask(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """True for rows equal (in `columns`) to an earlier row; hashes first, exact check on candidates."""
+def _strictly_increasing(s: pd.Series) -> bool:
+    """Whether a text column is sorted with no repeats (so it has no duplicates): cheap, unlike hashing."""
+    if len(s) < 2 or s.isna().any():
+        return len(s) < 2
+    arr = _flat(_arrow(s))
+    return bool(pc.all(pc.greater(arr.slice(1), arr.slice(0, len(arr) - 1))).as_py())
+
+
+def _duplicate_mask(frame: pd.DataFrame, columns: list[str], probe: Iterable[str] = ()) -> np.ndarray:
+    """True for rows equal (in `columns`) to an earlier row.
+
+    Rows equal in every column are equal in the few `probe` columns, so those (factorized, which is fast on
+    Arrow strings) pick the candidates and only the candidates are compared in full.
+    """
     if not len(frame) or not columns:
         return np.zeros(len(frame), dtype=bool)
-    hashed = pd.util.hash_pandas_object(frame[columns], index=False)
-    cand = hashed.duplicated(keep=False).to_numpy()
+    probe = [c for c in probe if c in columns] or columns[:4]
+    key = np.zeros(len(frame), dtype=np.int64)
+    for c in probe:
+        codes, uniques = pd.factorize(frame[c])
+        key = key * (len(uniques) + 1) + (codes + 1)
+        key = pd.factorize(key)[0].astype(np.int64)
+    cand = pd.Series(key).duplicated(keep=False).to_numpy()
     out = np.zeros(len(frame), dtype=bool)
     if cand.any():
         sub = frame.loc[cand, columns].astype(object).where(frame.loc[cand, columns].notna(), None)
@@ -1398,13 +1541,13 @@ def normalise(
             missing_rows.append((file, col, int(clean.isna().sum())))
         if kind == "id":
             accounts = target in _ACCOUNT_TARGETS
-            ids, sci = _clean_ids(series, accounts=accounts)
+            ids, sci = _clean_ids(clean, accounts=accounts, cleaned=True)
             if sci.any():
                 reasons = pd.Series([_sci_reason(col, v, accounts) if b else "" for v, b in zip(ids.to_numpy(dtype=object), sci)], index=index)
                 fail(sci, col, ids, reasons)
             values[target] = ids
         elif kind in ("money", "cents"):
-            cents, bad, comma = parse_money(series)
+            cents, bad, comma = parse_money(clean, cleaned=True)
             if kind == "cents":
                 whole = cents.notna() & (cents % 100 == 0)
                 bad = bad | (cents.notna() & ~whole).to_numpy()
@@ -1414,13 +1557,13 @@ def normalise(
             fail(bad, col, clean, f"not an amount: {'cents must be whole numbers' if kind == 'cents' else 'cannot read the number'}")
             values[target if kind == "cents" else _MONEY[table][target]] = cents
         elif kind == "date":
-            iso, bad, note = parse_dates(series, dayfirst=dayfirst)
+            iso, bad, note = parse_dates(clean, dayfirst=dayfirst, cleaned=True)
             if note:
                 warns.append(_issues([(file, None, col, None, note)]))
             fail(bad, col, clean, "not a date")
             values[target] = iso
         elif kind == "time":
-            times, bad = _parse_times(series)
+            times, bad = _parse_times(clean)
             values[target] = times
             values["_time_bad"] = pd.Series(bad, index=index)
             values["_time_src"] = clean
@@ -1503,7 +1646,7 @@ def normalise(
         empty = np.logical_and.reduce([h.isna().to_numpy() for h in have])
         src_target = next((t for t in group if t in by_target), group[0])
         col = by_target.get(src_target, src_target)
-        fail(empty, col, pd.Series([None] * n, index=index, dtype=object), f"missing {group[0]} (required)")
+        fail(empty, col, _null_text(n, index), f"missing {group[0]} (required)")
 
     # impossible values
     if table == "loans":
@@ -1545,33 +1688,39 @@ def normalise(
         elif col == "seq":
             out[col] = pd.array(np.arange(n, dtype=np.int64), dtype="Int64")
         elif TABLES.get(table, {}).get(col) == "INTEGER" or col.endswith("_cents") or col == "is_reversal":
-            out[col] = pd.array([pd.NA] * n, dtype="Int64")
+            out[col] = _null_int(n, index)
         elif TABLES.get(table, {}).get(col) == "REAL":
-            out[col] = pd.array([pd.NA] * n, dtype="Float64")
+            out[col] = _null_int(n, index).astype("Float64")
         else:
-            out[col] = pd.Series([None] * n, index=index, dtype=object).astype(str)
+            out[col] = _null_text(n, index)
     generated = np.zeros(n, dtype=bool)
     if "txn_id" in out.columns and table != "statements":  # statement_to_edges names the edges it makes
         missing_id = out["txn_id"].isna().to_numpy()
         if missing_id.any():
             out.loc[missing_id, "txn_id"] = [f"{file}#{r}" for r in np.asarray(index)[missing_id]]
         generated = missing_id
-    out = out.loc[~reject]
-    generated = generated[~reject]
+    if reject.any():
+        out = out.loc[~reject]
+        generated = generated[~reject]
 
     # exact duplicates (generated ids and file order are not part of the content)
     key = [c for c in out.columns if c not in ("seq", "row", "file")]
-    if "txn_id" in key and generated.any():
-        keyed = out.assign(txn_id=out["txn_id"].where(~generated))
-        dup = _duplicate_mask(keyed, key)
+    # probe columns: few, selective, and equal in any two identical rows
+    if "txn_id" in key and not generated.any() and _strictly_increasing(out["txn_id"]):
+        dup = np.zeros(len(out), dtype=bool)  # ids in ascending order are all different: no duplicates
+    elif "txn_id" in key and not generated.any():
+        dup = _duplicate_mask(out, key, ["txn_id"])
     else:
-        dup = _duplicate_mask(out, key)
+        probe = [c for c in ("loan_id", "customer_id", "account_id", "src_id", "ts", "amount_cents") if c in key][:2]
+        keyed = out.assign(txn_id=out["txn_id"].where(~generated)) if "txn_id" in key else out
+        dup = _duplicate_mask(keyed, key, probe)
     duplicates = int(dup.sum())
-    out = out.loc[~dup]
-    generated = generated[~dup]
+    if duplicates:
+        out = out.loc[~dup]
+        generated = generated[~dup]
     # the same txn_id on different content: keep the first, reject the others
-    if "txn_id" in out.columns and len(out):
-        again = out["txn_id"].duplicated(keep="first").to_numpy() & ~generated
+    if "txn_id" in out.columns and len(out) and not _strictly_increasing(out["txn_id"]):
+        again = (out["txn_id"].duplicated(keep="first") & out["txn_id"].notna()).to_numpy() & ~generated
         if again.any():
             pos = pd.Series(np.asarray(out.index), index=out.index)
             first_row = pos.groupby(out["txn_id"].to_numpy(), sort=False).transform("first").to_numpy()
@@ -1612,7 +1761,7 @@ def statement_to_edges(frame: pd.DataFrame, *, file: str) -> tuple[pd.DataFrame,
     def col(name: str, dtype: str = "object") -> pd.Series:
         if name in f.columns:
             return f[name]
-        return pd.Series([pd.NA] * n, dtype="Int64") if dtype == "Int64" else pd.Series([None] * n, dtype=object)
+        return _null_int(n) if dtype == "Int64" else _null_text(n)
 
     files = col("file").fillna(file).astype(object) if "file" in f.columns else pd.Series([file] * n, dtype=object)
     rows = col("row", "Int64")
@@ -1622,7 +1771,7 @@ def statement_to_edges(frame: pd.DataFrame, *, file: str) -> tuple[pd.DataFrame,
     credit = col("credit_cents", "Int64").astype("Int64").abs()
 
     side = pd.Series([None] * n, dtype=object)
-    value = pd.Series(pd.array([pd.NA] * n, dtype="Int64"))
+    value = _null_int(n)
     flagged = direction.notna() & amount.notna()
     side[flagged] = direction[flagged]
     value[flagged] = amount[flagged].abs()
@@ -1676,8 +1825,8 @@ def statement_to_edges(frame: pd.DataFrame, *, file: str) -> tuple[pd.DataFrame,
             "to_account": pd.Series(to_acc, dtype=object).astype(str),
             "amount_cents": value.astype("Int64"),
             "currency": col("currency").astype(str),
-            "received_cents": pd.array([pd.NA] * n, dtype="Int64"),
-            "received_currency": pd.Series([None] * n, dtype=object).astype(str),
+            "received_cents": _null_int(n),
+            "received_currency": _null_text(n),
             "channel": col("channel").astype(str),
             "counterparty_name": col("counterparty_name").astype(str),
             "counterparty_country": col("counterparty_country").astype(str),
@@ -1685,7 +1834,7 @@ def statement_to_edges(frame: pd.DataFrame, *, file: str) -> tuple[pd.DataFrame,
             "memo": col("memo").astype(str),
             "balance_after_cents": balance.where(pd.Series(is_debit)).astype("Int64"),
             "is_reversal": col("is_reversal", "Int64").astype("Int64"),
-            "reverses_txn_id": pd.Series([None] * n, dtype=object).astype(str),
+            "reverses_txn_id": _null_text(n),
         }
     )
     edges = edges.loc[keep]
@@ -1813,7 +1962,7 @@ def load_files(
         st = pd.concat(statements, ignore_index=True).drop(columns=["_file", "_row"])
         if len(statements) > 1:
             # the same statement uploaded twice (or overlapping extracts): drop repeated postings first
-            dup = _duplicate_mask(st, [c for c in STATEMENT_COLUMNS if c not in ("file", "row")])
+            dup = _duplicate_mask(st, [c for c in STATEMENT_COLUMNS if c not in ("file", "row")], ["ts", "account", "amount_cents", "debit_cents"])
             duplicates_st = int(dup.sum())
             st = st.loc[~dup].reset_index(drop=True)
         else:
@@ -1836,7 +1985,7 @@ def load_files(
             if "txn_id" in content:
                 generated = merged["txn_id"] == (merged["_file"].astype(str) + "#" + merged["_row"].astype(str))
                 keyed = merged.assign(txn_id=merged["txn_id"].where(~generated))
-            dup = _duplicate_mask(keyed, content)
+            dup = _duplicate_mask(keyed, content, [c for c in ("ts", "amount_cents", "loan_id", "customer_id", "account_id", "src_id") if c in content][:2])
             duplicates += int(dup.sum())
             merged = merged.loc[~dup].reset_index(drop=True)
             if "txn_id" in content:

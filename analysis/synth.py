@@ -27,6 +27,8 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analysis import schema
 
@@ -175,17 +177,43 @@ class _Accounts:
             k: [] for k in ("id", "cust", "bank", "name", "type", "country", "currency", "opened", "cat", "memo")
         }
         self.n = 0
-        self._tail = int(rng.integers(10**12, 10**13))  # account-number tails strictly increase: unique
+        self._used: set[int] = set()  # account-number tails handed out so far: numbers never repeat
+        self._single: list[tuple] = []  # accounts added one at a time, flushed as one chunk
 
     def numbers(self, n: int, prefixes: tuple[str, ...], width: int = 15) -> np.ndarray:
-        tails = self._tail + np.cumsum(self.rng.integers(1, 900, n))
-        self._tail = int(tails[-1]) if n else self._tail
+        tails = self.rng.integers(0, 10**width, n)
+        for j, t in enumerate(tails.tolist()):
+            while t in self._used:
+                t = int(self.rng.integers(0, 10**width))
+            tails[j] = t
+            self._used.add(t)
         pre = np.asarray(prefixes, dtype=object)[self.rng.integers(0, len(prefixes), n)]
-        tails_s = np.char.zfill((tails % 10**width).astype(str), width).astype(object)
+        tails_s = np.char.zfill(tails.astype(str), width).astype(object)
         return pre + tails_s
+
+    def number(self, prefixes: tuple[str, ...], width: int = 15) -> str:
+        t = int(self.rng.integers(0, 10**width))
+        while t in self._used:
+            t = int(self.rng.integers(0, 10**width))
+        self._used.add(t)
+        return prefixes[int(self.rng.integers(0, len(prefixes)))] + str(t).zfill(width)
+
+    def add_one(self, *, id_: str, cust: int, bank: str, name: str, type_: str, opened: float = np.nan) -> int:
+        self._single.append((id_, cust, bank, name, type_, opened))
+        self.n += 1
+        return self.n - 1
+
+    def _flush(self) -> None:
+        if self._single:
+            rows, self._single = self._single, []
+            self.n -= len(rows)
+            ids, cust, bank, name, type_, opened = (np.array(c, dtype=object) for c in zip(*rows))
+            self.add(ids=ids, cust=cust.astype(np.int64), bank=bank, name=name, type_=type_,
+                     opened=opened.astype(np.float64))
 
     def add(self, *, ids, cust, bank, name, type_, country="CN", currency="CNY", opened=None, cat=None,
             memo=None) -> np.ndarray:
+        self._flush()
         ids = np.asarray(ids, dtype=object)
         n = len(ids)
 
@@ -209,7 +237,36 @@ class _Accounts:
         return idx
 
     def column(self, key: str) -> np.ndarray:
+        self._flush()
         return np.concatenate(self.cols[key]) if self.cols[key] else np.array([])
+
+
+def _join_chars(chars: np.ndarray) -> np.ndarray:
+    """Row-wise concatenation of a 2-D array of strings (object array of str)."""
+    out = chars[:, 0].copy()
+    for j in range(1, chars.shape[1]):
+        out = out + chars[:, j]
+    return out
+
+
+def _text(values: np.ndarray, codes: np.ndarray) -> pd.Series:
+    """`values[codes]` as a text Series, built in Arrow (None in `values` becomes missing)."""
+    return pd.Series(pa.array(np.asarray(values, dtype=object), type=pa.large_string()).take(pa.array(codes)),
+                     dtype="str")
+
+
+def _iso_text(secs: np.ndarray, start64: np.datetime64) -> pd.Series:
+    """ISO text Series for integer second offsets from start, without formatting every row."""
+    day, tod = np.divmod(np.asarray(secs, dtype=np.int64), _DAY)
+    d0 = int(day.min()) if len(day) else 0
+    n_days = int(day.max()) - d0 + 1 if len(day) else 1
+    days = np.datetime_as_string(start64.astype("datetime64[D]") + np.arange(d0, d0 + n_days).astype("timedelta64[D]"),
+                                 unit="D").astype(object)
+    clock = np.datetime_as_string(np.datetime64("2000-01-01T00:00:00") + np.arange(_DAY).astype("timedelta64[s]"),
+                                  unit="s")
+    clock = np.char.lstrip(clock, "0123456789-").astype(object)  # 'THH:MM:SS'
+    joined = pc.binary_join_element_wise(pa.array(days).take(pa.array(day - d0)), pa.array(clock).take(pa.array(tod)), "")
+    return pd.Series(joined, dtype="str")
 
 
 def _iso(secs: np.ndarray, start64: np.datetime64) -> np.ndarray:
@@ -278,6 +335,10 @@ class _Gen:
         cc = np.full(n, -1) if cat is None else np.asarray(cat)
         self.tx.append(tuple(np.asarray(a, dtype=np.int64) for a in (ts, frm, to, amount, ch, mc, cc)))
 
+    def pick(self, seq):
+        """A random element of a sequence (cheaper than rng.choice for one draw)."""
+        return seq[int(self.rng.integers(0, len(seq)))]
+
     def memo_codes(self, choices: tuple[str, ...], n: int) -> np.ndarray:
         codes = np.array([self.memo(m) for m in choices])
         return codes[self.rng.integers(0, len(codes), n)]
@@ -299,7 +360,8 @@ class _Gen:
         self.ent, self.mule = kind[perm] == 1, mule[perm]
 
         reg = rng.choice(len(_REGIONS), n, p=_REGION_WEIGHTS / _REGION_WEIGHTS.sum())
-        dist = np.array([rng.integers(0, len(_REGIONS[r][2])) for r in reg])
+        n_dist = np.array([len(r[2]) for r in _REGIONS])
+        dist = (rng.random(n) * n_dist[reg]).astype(np.int64)
         self.city = np.array([_REGIONS[r][1] for r in reg], dtype=object)
         prov = np.array([_REGIONS[r][0] for r in reg], dtype=object)
         district = np.array([_REGIONS[r][2][d][0] for r, d in zip(reg, dist)], dtype=object)
@@ -342,7 +404,7 @@ class _Gen:
         uw = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28])
         cc = (31 - (head * uw).sum(1) % 31) % 31
         alpha = np.array(list(alphabet), dtype=object)
-        uscc = np.array(["".join(row) for row in alpha[np.concatenate([head, cc[:, None]], axis=1)]], dtype=object)
+        uscc = _join_chars(alpha[np.concatenate([head, cc[:, None]], axis=1)])
         self.id_number = np.where(self.ent, uscc, person_id)
 
         self.phone = self.phones(n)
@@ -392,6 +454,9 @@ class _Gen:
                 self.address[g] = self.address[g[0]]
                 self.phone[g] = self.phone[g[0]]
         mules_ind = np.flatnonzero(self.mule & ~self.ent)
+        all_mules = np.flatnonzero(self.mule)
+        self.mules = {None: all_mules, True: mules_ent if len(mules_ent) else all_mules,
+                      False: mules_ind if len(mules_ind) else all_mules}
         if len(mules_ind) and len(mules_ent):
             share = mules_ind[rng.random(len(mules_ind)) < 0.4]
             self.phone[share] = self.phone[rng.choice(mules_ent, len(share))]
@@ -425,10 +490,11 @@ class _Gen:
         return pre + np.char.zfill(self.rng.integers(0, 10**8, n).astype(str), 8).astype(object)
 
     def letters(self, n: int, lo: int, hi: int) -> np.ndarray:
-        abc = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-        m = self.rng.integers(0, 26, (n, hi))
+        abc = np.array(list("abcdefghijklmnopqrstuvwxyz"), dtype=object)
+        chars = abc[self.rng.integers(0, 26, (n, hi))]
         lens = self.rng.integers(lo, hi + 1, n)
-        return np.array(["".join(abc[row[:k]]) for row, k in zip(m, lens)], dtype=object)
+        chars[np.arange(hi)[None, :] >= lens[:, None]] = ""
+        return _join_chars(chars)
 
     # ----------------------------------------------------------------- accounts
     def base_accounts(self) -> None:
@@ -495,26 +561,21 @@ class _Gen:
         self.foreign_payers = foreign(max(4, n // 60))
         self.foreign_benign = foreign(max(4, n // 60))
         self.cash = acc.add(ids=["CASH"], cust=None, bank=OUR_BANK, name="现金取款(柜面/ATM)", type_="external")[0]
-        self.in_bank = None  # filled in finish()
 
     def new_account(self, cust: int, opened: int) -> int:
         """A fresh in-bank account of customer `cust` (mule/shell or dedicated loan account)."""
         prefixes = ("0120", "0200", "1202") if self.ent[cust] else ("6217", "6230", "6228")
-        return int(self.acc.add(ids=self.acc.numbers(1, prefixes), cust=np.array([cust]), bank=OUR_BANK,
-                                name=np.array([self.name[cust]], dtype=object),
-                                type_="settlement" if self.ent[cust] else "deposit", opened=float(opened))[0])
+        return self.acc.add_one(id_=self.acc.number(prefixes), cust=int(cust), bank=OUR_BANK, name=self.name[cust],
+                                type_="settlement" if self.ent[cust] else "deposit", opened=float(opened))
 
-    def new_external_person(self, opened: int | None = None) -> int:
-        name = self.names(1)
-        return int(self.acc.add(ids=self.acc.numbers(1, ("6222", "6228", "6214", "6212")), cust=None,
-                                bank=_OTHER_BANKS[int(self.rng.integers(0, len(_OTHER_BANKS)))], name=name,
-                                type_="external")[0])
+    def new_external_person(self) -> int:
+        """A fresh personal account at another bank (a payee we know nothing more about)."""
+        name = self.pick(_SURNAMES) + self.pick(_GIVEN) + (self.pick(_GIVEN) if self.rng.random() < 0.65 else "")
+        return self.acc.add_one(id_=self.acc.number(("6222", "6228", "6214", "6212")), cust=-1,
+                                bank=self.pick(_OTHER_BANKS), name=name, type_="external")
 
     def mule_account(self, t: int, *, company: bool | None = None) -> int:
-        mules = np.flatnonzero(self.mule & (self.ent if company else ~self.ent)) if company is not None else \
-            np.flatnonzero(self.mule)
-        if len(mules) == 0:
-            mules = np.flatnonzero(self.mule)
+        mules = self.mules[company]
         c = int(mules[self.rng.integers(0, len(mules))])
         return self.new_account(c, t - int(self.rng.integers(10, 400)) * _DAY)
 
@@ -555,7 +616,9 @@ class _Gen:
         # dates: planted flows need 90 days of data after disbursement; overdue loans need a missed due date
         hi = np.where(planted, self.days - 95, np.where(overdue, self.days - 40, self.days - 3))
         hi = np.where(self.pattern == "multi_account_repayment", self.days - 135, hi)
-        day = (rng.random(n) * hi).astype(np.int64)
+        # a loan that repays an earlier loan needs earlier loans: it comes in the second third of the period
+        lo = np.where(self.pattern == "loan_repays_loan", np.minimum(self.days // 3, hi - 1), 0)
+        day = lo + (rng.random(n) * (hi - lo)).astype(np.int64)
         fast = (self.pattern == "fast_in_out") | ((self.pattern == "cross_border") & (rng.random(n) < 0.35))
         self.fast = fast
         t0 = np.where(fast, self.biz(day, 13, 17), self.biz(day, 9, 16.5))
@@ -620,9 +683,14 @@ class _Gen:
     def related_target(self, i: int) -> int:
         """A non-borrower customer made related to loan i's borrower (relation and shared attributes)."""
         b = int(self.borrower[i])
-        want_ent = self.rng.random() < 0.5
+        want_ent = self.rng.random() < 0.2
         pool = self.free_ent if want_ent and self.free_ent else self.free_ind if self.free_ind else self.free_ent
-        t = int(pool.pop())
+        if pool:
+            t = int(pool.pop())
+        else:  # more planted loans than free customers: reuse someone who is not this borrower
+            others = np.flatnonzero(~self.mule & (np.arange(self.n_customers) != b))
+            t = int(others[self.rng.integers(0, len(others))])
+        self.related_targets.append(t)
         if self.ent[b] and not self.ent[t]:
             rel = "legal_rep" if self.rng.random() < 0.5 else "shareholder"
             if rel == "legal_rep":
@@ -647,7 +715,11 @@ class _Gen:
         rng = self.rng
         borrowers = set(self.borrower.tolist())
         free = [c for c in rng.permutation(self.n_customers).tolist() if c not in borrowers and not self.mule[c]]
-        self.free_ent = [c for c in free if self.ent[c] and self.ent_industry[c] not in _RESTRICTED]
+        # a related firm that pays wages or imports would pass the loan money on under fifo: take quiet firms
+        employers = set(self.employer.tolist())
+        self.free_ent = [c for c in free if self.ent[c] and self.ent_industry[c] not in _RESTRICTED
+                         and c not in employers]
+        self.related_targets: list[int] = []
         self.free_ind = [c for c in free if not self.ent[c]]
         self.payoff: dict[int, tuple[int, int, int]] = {}  # target loan -> (time, amount, payer account)
         self.extra_payers: dict[int, list[int]] = {}
@@ -664,15 +736,19 @@ class _Gen:
                 self.common_payee[int(i)] = payee
                 if rng.random() < 0.5:
                     self.phone[self.borrower[i]] = agent_phone
-        taken_targets: set[int] = set()
+        self.taken = np.zeros(self.n_loans, dtype=bool)
         for i in np.flatnonzero(self.planted):
             i = int(i)
             p = self.pattern[i]
-            used = getattr(self, "_p_" + p)(i, taken_targets)
+            used = getattr(self, "_p_" + p)(i)
+            if used is None:  # no loan to repay was found: the loan stays benign
+                self.pattern[i], self.planted[i] = None, False
+                continue
             self.gt.append((i, p))
             if p == "cross_border" and self.fast[i]:
                 self.gt.append((i, "fast_in_out"))
-            self.remainder(i, used)
+            if p != "multi_account_repayment":  # its principal is spent by benign_loan_spending
+                self.remainder(i, used)
 
     def remainder(self, i: int, used: int) -> None:
         """Spend what the pattern left (minus a small float) on ordinary suppliers outside the bank."""
@@ -685,9 +761,9 @@ class _Gen:
         pool = self.ext_suppliers if self.ent[self.borrower[i]] else self.merchants
         for d, a in zip(days, parts):
             self.emit(self.biz(d), self.B[i], pool[rng.integers(0, len(pool))], a, "transfer",
-                      str(rng.choice(["货款", "采购款", "支付货款", "服务费"])))
+                      self.pick((["货款", "采购款", "支付货款", "服务费"])))
 
-    def _p_fast_in_out(self, i: int, _: set) -> int:
+    def _p_fast_in_out(self, i: int) -> int:
         rng, B, t0, P = self.rng, int(self.B[i]), int(self.t0[i]), int(self.P[i])
         parts = _split_amount(rng, int(P * rng.uniform(0.9, 0.99)), int(rng.integers(1, 4)))
         if rng.random() < 0.6:  # at night
@@ -697,7 +773,7 @@ class _Gen:
             times = np.sort(t0 + rng.integers(20 * 60, 6 * _HOUR, len(parts)))
         times = np.maximum(times, t0 + 600) + np.arange(len(parts)) * 60
         for t, a in zip(times, parts):
-            memo = str(rng.choice(["往来款", "转账", "借款"]))
+            memo = self.pick((["往来款", "转账", "借款"]))
             if rng.random() < 0.5:
                 m = self.mule_account(t0)
                 self.emit(t, B, m, a, "transfer", memo)
@@ -713,7 +789,7 @@ class _Gen:
                 self.emit(t, B, self.new_external_person(), a, "transfer", memo)
         return sum(parts)
 
-    def _p_split_transfers(self, i: int, _: set) -> int:
+    def _p_split_transfers(self, i: int) -> int:
         rng, B, P = self.rng, int(self.B[i]), int(self.P[i])
         budget = int(P * rng.uniform(0.92, 0.99))
         k = budget // 4_960_000
@@ -727,10 +803,10 @@ class _Gen:
         days = self.day0[i] + 1 + rng.integers(0, span, len(amounts))
         times = np.sort(self.biz(days))
         for j, (t, a) in enumerate(zip(times, amounts)):
-            self.emit(t, B, dest[j % n_dest], a, "transfer", str(rng.choice(["转账", "往来款", "借款", "货款"])))
+            self.emit(t, B, dest[j % n_dest], a, "transfer", self.pick((["转账", "往来款", "借款", "货款"])))
         return int(amounts.sum())
 
-    def _p_back_to_borrower(self, i: int, _: set) -> int:
+    def _p_back_to_borrower(self, i: int) -> int:
         rng, B = self.rng, int(self.B[i])
         amount = int(self.P[i] * rng.uniform(0.6, 0.9)) // 100 * 100
         hops = int(rng.choice([2, 3, 4], p=[0.4, 0.35, 0.25]))
@@ -738,25 +814,25 @@ class _Gen:
         cur, amt, t, sent = B, amount, int(self.biz(day)), amount
         for _ in range(hops - 1):
             m = self.mule_account(int(self.t0[i]), company=rng.random() < 0.7)
-            self.emit(t, cur, m, amt, "transfer", str(rng.choice(["货款", "往来款", "预付款"])))
+            self.emit(t, cur, m, amt, "transfer", self.pick((["货款", "往来款", "预付款"])))
             cur = m
             amt = int(amt * (1 - rng.uniform(0, 0.01))) // 100 * 100
             day += int(rng.integers(1, 6))
             t = int(self.biz(day))
-        self.emit(t, cur, B, amt, "transfer", str(rng.choice(["往来款", "还借款", "退货款"])))
+        self.emit(t, cur, B, amt, "transfer", self.pick((["往来款", "还借款", "退货款"])))
         return sent
 
-    def _p_related_party(self, i: int, taken: set) -> int:
+    def _p_related_party(self, i: int) -> int:
         rng, B = self.rng, int(self.B[i])
         targets = [self.related_target(i) for _ in range(int(rng.integers(1, 3)))]
         parts = _split_amount(rng, int(self.P[i] * rng.uniform(0.7, 0.95)), int(rng.integers(1, 4)))
         days = np.sort(rng.integers(1, 15, len(parts))) + self.day0[i]
         for j, (d, a) in enumerate(zip(days, parts)):
             self.emit(self.biz(d), B, self.primary[targets[j % len(targets)]], a, "transfer",
-                      str(rng.choice(["借款", "往来款", "投资款", "还款"])))
+                      self.pick((["借款", "往来款", "投资款", "还款"])))
         return sum(parts)
 
-    def _p_restricted_sector(self, i: int, _: set) -> int:
+    def _p_restricted_sector(self, i: int) -> int:
         rng, B = self.rng, int(self.B[i])
         parts = _split_amount(rng, int(self.P[i] * rng.uniform(0.7, 0.95)), int(rng.integers(1, 3)))
         cat = "real_estate" if rng.random() < 0.5 else "securities"
@@ -769,51 +845,52 @@ class _Gen:
                 m = self.mule_account(int(self.t0[i]), company=False)
                 t = int(self.biz(day))
                 self.emit(t, B, m, a, "transfer", "转账")
-                self.emit(t + int(rng.integers(_HOUR, 2 * _DAY)), m, payee, a, "transfer", str(rng.choice(memos)), cat)
+                self.emit(t + int(rng.integers(_HOUR, 2 * _DAY)), m, payee, a, "transfer", self.pick((memos)), cat)
             else:
-                self.emit(self.biz(day), B, payee, a, "transfer", str(rng.choice(memos)), cat)
+                self.emit(self.biz(day), B, payee, a, "transfer", self.pick((memos)), cat)
         return sum(parts)
 
-    def _p_loan_repays_loan(self, i: int, taken: set) -> int:
+    def _p_loan_repays_loan(self, i: int) -> int | None:
         rng, P = self.rng, int(self.P[i])
         t = int(self.biz(int(self.day0[i]) + int(rng.integers(1, 11))))
         tday = t // _DAY
-        cand = np.flatnonzero(~self.planted & ~self.overdue & (self.borrower != self.borrower[i])
+        cand = np.flatnonzero(~self.planted & ~self.overdue & ~self.taken & (self.borrower != self.borrower[i])
                               & (self.day0 < tday - 40))
-        cand = np.array([c for c in cand if int(c) not in taken], dtype=np.int64)
+        if len(cand) > 400:  # a sample is plenty and keeps this cheap at benchmark scale
+            cand = np.unique(cand[rng.integers(0, len(cand), 400)])
         if len(cand) == 0:
-            return 0
+            return None
         n_paid = (self.due[cand] < tday).sum(1)
         bal = self.balance(cand, n_paid)
         ok = n_paid < self.term[cand]
-        for lo in (0.5, 0.2, 0.0):
+        for lo in (0.6, 0.4, 0.0):
             sel = ok & (bal >= lo * P) & (bal <= 0.95 * P)
             if sel.any():
                 break
         if not sel.any():
-            return 0
-        j = int(rng.choice(cand[sel]))
-        taken.add(j)
+            return None
+        j = int(self.pick(cand[sel]))
+        self.taken[j] = True
         amount = int(self.balance(j, int((self.due[j] < tday).sum())))
         self.payoff[j] = (t, amount, int(self.B[i]))
         return amount
 
-    def _p_common_payee(self, i: int, _: set) -> int:
+    def _p_common_payee(self, i: int) -> int:
         rng, B = self.rng, int(self.B[i])
         parts = _split_amount(rng, int(self.P[i] * rng.uniform(0.5, 0.9)), int(rng.integers(1, 3)))
         days = np.sort(rng.integers(1, 21, len(parts))) + self.day0[i]
         for d, a in zip(days, parts):
             self.emit(self.biz(d), B, self.common_payee[i], a, "transfer",
-                      str(rng.choice(["咨询服务费", "投资款", "往来款", "合作款"])))
+                      self.pick((["咨询服务费", "投资款", "往来款", "合作款"])))
         return sum(parts)
 
-    def _p_multi_account_repayment(self, i: int, _: set) -> int:
+    def _p_multi_account_repayment(self, i: int) -> int:
         payers = [int(self.primary[self.borrower[i]]), int(self.primary[self.related_target(i)]),
                   self.mule_account(int(self.t0[i]), company=False)]
         self.extra_payers[i] = payers
         return 0
 
-    def _p_cross_border(self, i: int, _: set) -> int:
+    def _p_cross_border(self, i: int) -> int:
         rng, B, t0 = self.rng, int(self.B[i]), int(self.t0[i])
         parts = _split_amount(rng, int(self.P[i] * rng.uniform(0.7, 0.95)), int(rng.integers(1, 4)))
         payees = self.foreign_payees
@@ -822,16 +899,16 @@ class _Gen:
             payee = int(payees[rng.integers(0, len(payees))])
             if self.fast[i]:
                 t = int(self.day0[i]) * _DAY + 21 * _HOUR + int(rng.integers(0, 4 * _HOUR)) + j * 120
-                self.emit(max(t, t0 + 600), B, payee, a, "cross_border", str(rng.choice(memos)))
+                self.emit(max(t, t0 + 600), B, payee, a, "cross_border", self.pick((memos)))
             elif rng.random() < 0.5:
                 self.emit(self.biz(int(self.day0[i]) + int(rng.integers(1, 16))), B, payee, a, "cross_border",
-                          str(rng.choice(memos)))
+                          self.pick((memos)))
             else:
                 m = self.mule_account(t0, company=True)
                 t = int(self.biz(int(self.day0[i]) + int(rng.integers(1, 10))))
                 self.emit(t, B, m, a, "transfer", "货款")
                 self.emit(t + int(rng.integers(2 * _HOUR, 3 * _DAY)), m, payee, a, "cross_border",
-                          str(rng.choice(memos)))
+                          self.pick((memos)))
         return sum(parts)
 
     # ----------------------------------------------------------------- benign loan use
@@ -922,31 +999,34 @@ class _Gen:
 
         # multi-account repayment: instalments paid from rotating accounts, often in two or three parts
         if self.extra_payers:
-            parts = [rep[~rep.loan.isin(list(self.extra_payers))]]
-            for i, extra in self.extra_payers.items():
-                accts = [int(self.B[i])] + extra
-                for row in rep[rep.loan == i].itertuples(index=False):
-                    if row.amount_paid == 0:
-                        parts.append(pd.DataFrame([row._asdict()]))
-                        continue
-                    n_split = int(rng.integers(1, 4))
-                    who = rng.choice(len(accts), n_split, replace=False)
-                    w = rng.uniform(0.3, 1.0, n_split)
-                    due_parts = np.floor(row.amount_due * w / w.sum()).astype(np.int64)
-                    due_parts[0] += row.amount_due - due_parts.sum()
-                    paid_parts = np.floor(row.amount_paid * w / w.sum()).astype(np.int64)
-                    paid_parts[0] += row.amount_paid - paid_parts.sum()
-                    for s in range(n_split):
-                        d = row._asdict()
-                        d.update(amount_due=int(due_parts[s]), amount_paid=int(paid_parts[s]),
-                                 payer=accts[who[s]], topup=who[s] == 0,
-                                 paid_t=row.paid_t + int(rng.integers(0, 6 * _HOUR)) * (s > 0))
-                        parts.append(pd.DataFrame([d]))
-            rep = pd.concat(parts, ignore_index=True).sort_values(["loan", "k", "paid_t"], kind="stable")
+            split_rows: list[dict] = []
+            is_multi = rep.loan.isin(list(self.extra_payers))
+            for row in rep[is_multi].itertuples(index=False):
+                accts = [int(self.B[row.loan])] + self.extra_payers[row.loan]
+                if row.amount_paid == 0:
+                    split_rows.append(row._asdict())
+                    continue
+                n_split = int(rng.integers(1, 4))
+                who = rng.choice(len(accts), n_split, replace=False)
+                w = rng.uniform(0.3, 1.0, n_split)
+                due_parts = np.floor(row.amount_due * w / w.sum()).astype(np.int64)
+                due_parts[0] += row.amount_due - due_parts.sum()
+                paid_parts = np.floor(row.amount_paid * w / w.sum()).astype(np.int64)
+                paid_parts[0] += row.amount_paid - paid_parts.sum()
+                for s in range(n_split):
+                    d = row._asdict()
+                    d.update(amount_due=int(due_parts[s]), amount_paid=int(paid_parts[s]),
+                             payer=accts[who[s]], topup=who[s] == 0,
+                             paid_t=row.paid_t + int(rng.integers(0, 6 * _HOUR)) * (s > 0))
+                    split_rows.append(d)
+            rep = pd.concat([rep[~is_multi], pd.DataFrame(split_rows, columns=rep.columns)],
+                            ignore_index=True).sort_values(["loan", "k", "paid_t"], kind="stable")
 
         # loan fields from the schedule
-        unpaid = np.bincount(rep.loan, weights=(rep.amount_due - rep.amount_paid) * (rep.k >= m[rep.loan]), minlength=n)
-        partial_paid = np.bincount(rep.loan, weights=rep.amount_paid * (rep.k == m[rep.loan]) * od[rep.loan], minlength=n)
+        rl, rk = rep.loan.to_numpy(np.int64), rep.k.to_numpy(np.int64)
+        owed = (rep.amount_due - rep.amount_paid).to_numpy(np.int64)
+        unpaid = np.bincount(rl, weights=owed * (rk >= m[rl]), minlength=n)
+        partial_paid = np.bincount(rl, weights=rep.amount_paid.to_numpy(np.int64) * (rk == m[rl]) * od[rl], minlength=n)
         self.overdue_cents = np.where(od, unpaid, 0).astype(np.int64)
         outstanding = np.where(od, self.balance(np.arange(n), m) - partial_paid.astype(np.int64),
                                self.balance(np.arange(n), n_due))
@@ -1010,13 +1090,15 @@ class _Gen:
         borrowers[self.borrower] = True
         firms = np.flatnonzero(self.ent & ~self.mule)
         people = np.flatnonzero(~self.ent & ~self.mule)
-        fp = self.size[firms] / self.size[firms].sum()
+        size = self.size.copy()
+        size[self.related_targets] = 0.01  # related firms that received loan money keep a low profile
+        fp = size[firms] / size[firms].sum()
 
         def days(k):
             return rng.integers(0, D, k)
 
         def person_times(k):
-            t = self.biz(days(k), 7, 23)
+            t = self.biz(days(k), 7, 24)
             night = rng.random(k) < 0.04
             return np.where(night, (t // _DAY) * _DAY + rng.integers(0, 6 * _HOUR, k), t)
 
@@ -1054,17 +1136,19 @@ class _Gen:
         self.add_chunk(self.biz(days(k), 8, 22), self.primary[who], np.full(k, self.cash),
                        rng.integers(5, 200, k) * 10_000, "cash", self.memo_codes(("ATM取款", "柜面取现"), k))
         k = c["p2p"]
-        frm = rng.choice(people, k)
+        pf, pt = rng.integers(0, len(people), k), rng.integers(0, len(people), k)
+        pt = np.where(pt == pf, (pt + 1) % len(people), pt)
+        frm = people[pf]
         fam_of = np.full(self.n_customers, -1)
         fam_of[self.family[:, 0]], fam_of[self.family[:, 1]] = self.family[:, 1], self.family[:, 0]
-        to = np.where((fam_of[frm] >= 0) & (rng.random(k) < 0.6), fam_of[frm], rng.choice(people, k))
-        to = np.where(to == frm, people[0] if people[0] != frm[0] else people[-1], to)
-        keep = to != frm
-        self.add_chunk(person_times(k)[keep], self.primary[frm][keep], self.primary[to][keep],
-                       self.lognormal_cents(1500, 1.0, k, round_to=10_000)[keep], "transfer",
-                       self.memo_codes(("转账", "生活费", "还钱", "借款"), k)[keep])
+        to = np.where((fam_of[frm] >= 0) & (rng.random(k) < 0.6), fam_of[frm], people[pt])
+        self.add_chunk(person_times(k), self.primary[frm], self.primary[to],
+                       self.lognormal_cents(1500, 1.0, k, round_to=10_000), "transfer",
+                       self.memo_codes(("转账", "生活费", "还钱", "借款"), k))
         k = c["invest"]
-        investors = np.flatnonzero(~self.mule & ~borrowers)
+        quiet = np.zeros(self.n_customers, dtype=bool)
+        quiet[self.related_targets] = True
+        investors = np.flatnonzero(~self.mule & ~borrowers & ~quiet)
         if len(investors) == 0:
             investors = people
         to = self.restricted[rng.integers(0, len(self.restricted), k)]
@@ -1077,7 +1161,7 @@ class _Gen:
                        self.primary[rng.choice(firms, k, p=fp)], self.lognormal_cents(80000, 0.8, k), "cross_border",
                        self.memo_codes(("出口收汇", "货款"), k))
         k = c["fx_out"]
-        importers = np.flatnonzero(self.ent & ~self.mule & ~borrowers)
+        importers = np.flatnonzero(self.ent & ~self.mule & ~borrowers & ~quiet)
         if len(importers) == 0:
             importers = firms
         self.add_chunk(self.biz(days(k)), self.primary[rng.choice(importers, k)],
@@ -1118,9 +1202,7 @@ class _Gen:
             "account_type": acc.column("type"), "country": acc.column("country"),
             "currency": acc.column("currency"), "opened_at": _iso(acc.column("opened"), s)})
         order = np.argsort(self.loan_id)
-        maturity_m = (s.astype("datetime64[D]") + self.day0.astype("timedelta64[D]")).astype("datetime64[M]") + self.term
         maturity = self.due[np.arange(self.n_loans), self.term - 1]
-        del maturity_m
         loans = _frame("loans", {
             "loan_id": self.loan_id, "customer_id": cust_ids[self.borrower], "account_id": ids[self.B],
             "principal_cents": self.P, "currency": "CNY", "disbursed_at": _iso(self.t0, s),
@@ -1157,7 +1239,6 @@ class _Gen:
         relations = _frame("relations", {"src_id": cust_ids[rel.src.to_numpy(np.int64)],
                                          "dst_id": cust_ids[rel.dst.to_numpy(np.int64)],
                                          "relation": rel.relation.to_numpy(), "share": rel.share.to_numpy(float)})
-        # note: `customers` was built before this function changed nothing; attributes were final already
         transactions = self.transactions(ids, cust)
         gt = pd.DataFrame({"loan_id": pd.Series([self.loan_id[i] for i, _ in self.gt], dtype="str"),
                            "pattern": pd.Series([p for _, p in self.gt], dtype="str")})
@@ -1176,16 +1257,16 @@ class _Gen:
         cp = np.where(in_bank[frm], to, frm)
         names, country, acat = self.acc.column("name"), self.acc.column("country"), self.acc.column("cat")
         cats = self.cat.array()
-        mcat = np.where(cat >= 0, cats[cat], acat[cp])
+        mcat = np.where(cat >= 0, cat, len(cats) + cp)
         width = max(8, len(str(n)))
-        txn_id = np.char.add("T", np.char.zfill(np.arange(1, n + 1).astype(str), width))
+        txn_id = pc.binary_join_element_wise("T", pc.utf8_lpad(pa.array(np.arange(1, n + 1)).cast(pa.string()), width, "0"), "")
         return _frame("transactions", {
-            "txn_id": txn_id, "seq": np.arange(n), "ts": np.datetime_as_string(
-                self.start64 + ts.astype("timedelta64[s]"), unit="s"),
-            "from_account": ids[frm], "to_account": ids[to], "amount_cents": amount, "currency": "CNY",
-            "received_cents": None, "received_currency": None, "channel": np.asarray(schema.CHANNELS, dtype=object)[ch],
-            "counterparty_name": names[cp], "counterparty_country": country[cp], "merchant_category": mcat,
-            "memo": self.memo.array()[memo], "balance_after_cents": None, "is_reversal": 0, "reverses_txn_id": None})
+            "txn_id": pd.Series(txn_id, dtype="str"), "seq": np.arange(n), "ts": _iso_text(ts, self.start64),
+            "from_account": _text(ids, frm), "to_account": _text(ids, to), "amount_cents": amount, "currency": "CNY",
+            "received_cents": None, "received_currency": None, "channel": _text(np.array(schema.CHANNELS, dtype=object), ch),
+            "counterparty_name": _text(names, cp), "counterparty_country": _text(country, cp),
+            "merchant_category": _text(np.concatenate([cats, acat]), mcat),
+            "memo": _text(self.memo.array(), memo), "balance_after_cents": None, "is_reversal": 0, "reverses_txn_id": None})
 
 
 def _frame(table: str, data: dict[str, object]) -> pd.DataFrame:
@@ -1194,6 +1275,9 @@ def _frame(table: str, data: dict[str, object]) -> pd.DataFrame:
     out: dict[str, pd.Series] = {}
     for col, typ in schema.TABLES[table].items():
         v = data.get(col)
+        if isinstance(v, pd.Series):
+            out[col] = v.reset_index(drop=True)
+            continue
         if v is None or np.ndim(v) == 0:
             v = np.full(n, v, dtype=object)
         if typ == "TEXT":

@@ -120,8 +120,13 @@ def _col(df: pd.DataFrame | None, name: str) -> pd.Series | None:
 def _text(s: pd.Series | None, n: int, case: str | None = None) -> pd.Series:
     """Normalised text column (string dtype, trimmed, blank -> NA, optional case), NA-filled when absent."""
     if s is None:
-        return pd.Series(pd.array([pd.NA] * n, dtype="string"))
-    t = s.astype("string").str.strip()
+        return pd.Series(np.full(n, np.nan, dtype=object), dtype="str")
+    if s.dtype.kind == "f":  # ids read as numbers: 12.0 -> "12"
+        v = s.dropna()
+        if (v == np.floor(v)).all():
+            s = s.astype("Int64")
+    # pandas' default "str" dtype: no conversion when the column already has it
+    t = s.astype("str").str.strip()
     if case == "lower":
         t = t.str.lower()
     elif case == "upper":
@@ -144,7 +149,7 @@ def _upper_text(s: pd.Series | None, n: int) -> np.ndarray:
 
 def _seconds(s: pd.Series) -> np.ndarray:
     """ISO text times -> int64 seconds since epoch; unparseable -> INT64 min sentinel via mask."""
-    t = pd.to_datetime(s.astype("string"), errors="coerce", format="ISO8601")
+    t = pd.to_datetime(s if s.dtype.kind == "M" else s.astype("str"), errors="coerce", format="ISO8601")
     vals = t.to_numpy(dtype="datetime64[s]", na_value=np.datetime64("NaT")).astype("datetime64[s]")
     return vals
 
@@ -162,7 +167,7 @@ def _truthy(s: pd.Series | None, n: int) -> np.ndarray:
     if s is None:
         return np.zeros(n, dtype=bool)
     num = pd.to_numeric(s, errors="coerce")
-    txt = s.astype("string").str.strip().str.lower()
+    txt = s.astype("str").str.strip().str.lower()
     return ((num == 1) | txt.isin(["true", "yes", "y", "t"])).fillna(False).to_numpy(dtype=bool)
 
 
@@ -593,7 +598,7 @@ def trace_loans(
     if len(tx) and len(vl) and (tx["channel"] == "disbursement").any():
         d = tx[tx["channel"] == "disbursement"][["row", "to", "amount", "ts"]]
         lf = pd.DataFrame({"li": vl, "to": l_acct_s[vl].to_numpy(), "amount": l_prin[vl], "lts": l_ts[vl]})
-        lf["to"] = lf["to"].astype("string")
+        lf["to"] = lf["to"].astype("str")
         mm = d.merge(lf, on=["to", "amount"])
         if len(mm):
             dt = (mm["ts"].to_numpy().astype("int64") - mm["lts"].to_numpy().astype("int64"))
@@ -699,10 +704,11 @@ def trace_loans(
         restricted_custs = set(ind[ind.isin(list(restricted))].index.dropna().tolist())
         acct_restricted = cust_s.isin(list(restricted_custs)).to_numpy(dtype=bool)
     has_cust = cust_s.notna().to_numpy()
-    cust_accounts: dict[str, list[int]] = (
-        pd.Series(np.flatnonzero(has_cust)).groupby(cust_s[has_cust].to_numpy()).agg(list).to_dict()
-        if has_cust.any() else {}
-    )
+    # only the traced borrowers' customers are needed; a groupby over every account is far slower
+    want_custs = [c for c in l_cust[valid & wanted].tolist() if c is not None]
+    cust_accounts: dict[str, list[int]] = defaultdict(list)
+    for a_ in np.flatnonzero(cust_s.isin(want_custs).to_numpy(dtype=bool)).tolist():
+        cust_accounts[acct_cust[a_]].append(a_)
     loan_custs = [c for c in l_cust[vl].tolist() if c is not None]
     acct_has_loan = np.zeros(n_acct, dtype=bool)
     acct_has_loan[lacct_c[vl]] = True
@@ -1033,7 +1039,7 @@ def trace_loans(
         txn_ids = _obj(_text(tid_col, len(transactions)))[orig_rows]
     else:  # no ids in the data: name a transfer by its file position
         txn_ids = np.array([str(r) for r in orig_rows], dtype=object)
-    ts_text = _obj(transactions["ts"].astype("string").reset_index(drop=True))[orig_rows]
+    ts_text = _obj(transactions["ts"].astype("str").reset_index(drop=True))[orig_rows]
     edges = pd.DataFrame({
         "loan_id": l_id[np.asarray(edge_loan, dtype=np.int64)] if edge_loan else np.array([], dtype=object),
         "hop": np.asarray(edge_hop, dtype=np.int64),

@@ -1,0 +1,192 @@
+"""AppTest of the pages: every page runs from the entrypoint, and the behaviours an analyst relies on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from analysis import store
+from analysis.thresholds import Thresholds
+from pages.common import i18n
+
+REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "app.py"
+PAGES = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "pages").glob("*.py"))
+TIMEOUT = 120  # the demo load on an empty store takes a few seconds on 2 cores
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch) -> Path:
+    """An empty store file for this test; cached reads of earlier tests are dropped."""
+    path = tmp_path / "loanflow.db"
+    monkeypatch.setenv("LOANFLOW_DB", str(path))
+    st.cache_data.clear()
+    return path
+
+
+def tiny_dataset(db: Path) -> str:
+    """Store one overdue loan L1 of 1,000.00 into A1 that pays 50.00 to each of 12 accounts B01..B12.
+
+    Hand-worked outcome under any rule: 600.00 leaves to accounts that send nothing (left_dataset),
+    400.00 never moves (not_moved); the path graph has 13 accounts.
+    """
+    payees = [f"B{i:02d}" for i in range(1, 13)]
+    frames = {
+        "customers": pd.DataFrame({"customer_id": ["C1"], "name": ["Borrower One"], "customer_type": ["individual"]}),
+        "accounts": pd.DataFrame({"account_id": ["A1", *payees], "customer_id": ["C1", *[None] * 12]}),
+        "loans": pd.DataFrame({"loan_id": ["L1"], "customer_id": ["C1"], "account_id": ["A1"],
+                               "principal_cents": [100000], "currency": ["CNY"], "disbursed_at": ["2024-01-01T09:00:00"],
+                               "status": ["overdue"], "dpd": [45], "overdue_cents": [20000],
+                               "outstanding_cents": [90000]}),
+        "transactions": pd.DataFrame({
+            "txn_id": [f"T{i:02d}" for i in range(1, 13)], "seq": list(range(1, 13)),
+            "ts": [f"2024-01-{i + 1:02d}T10:00:00" for i in range(1, 13)], "from_account": ["A1"] * 12,
+            "to_account": payees, "amount_cents": [5000] * 12, "currency": ["CNY"] * 12, "channel": ["transfer"] * 12}),
+    }
+    return store.save_dataset(frames, name="tiny", path=db)
+
+
+def app() -> AppTest:
+    return AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+
+
+def texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[Path(p).stem for p in PAGES])
+def test_every_page_runs_on_the_demo(db, page):
+    at = app().run()
+    assert not at.exception
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, texts(at.error)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[Path(p).stem for p in PAGES])
+def test_every_page_runs_on_a_tiny_dataset_after_a_trace(db, page):
+    tiny_dataset(db)
+    at = app().run()
+    at.switch_page("pages/fund_flow.py").run()
+    at.button(key="FormSubmitter:trace_params-" + i18n.EN["flow.run"]).click().run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, texts(at.error)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[Path(p).stem for p in PAGES])
+def test_a_page_opened_without_the_entrypoint_draws_its_own_sidebar(db, page):
+    # a deep link on a fresh server runs the page in legacy pages/ mode, without app.py
+    tiny_dataset(db)
+    at = AppTest.from_file(str(REPO / page), default_timeout=TIMEOUT).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.sidebar.radio(key="_w_lang").value == "en"
+    assert at.sidebar.selectbox(key="_w_dataset").value is not None
+
+
+def test_the_demo_loads_once_into_an_empty_store(db):
+    at = app().run()
+    assert not at.exception
+    listed = store.list_datasets(db)
+    assert listed["name"].tolist() == ["demo"]
+    assert at.sidebar.selectbox(key="_w_dataset").value == listed.loc[0, "dataset_id"]
+    assert store.table_counts(listed.loc[0, "dataset_id"], path=db)["loans"] > 0
+    at.run()
+    app().run()  # a second session on the same store
+    assert len(store.list_datasets(db)) == 1
+
+
+def test_the_same_upload_twice_is_imported_once(db):
+    tiny_dataset(db)
+    csv = b'loan_id,account_id,principal,disbursed_at,status\nL9,A9,"1,000.00",2024-01-01,overdue\nL10,A10,250,2024-02-01,current\n'
+    at = app().run()
+    at.switch_page("pages/data.py").run()
+    read = "FormSubmitter:upload_form-" + i18n.EN["data.upload.read"]
+    at.file_uploader(key="data_files").set_value([("loans.csv", csv, "text/csv")])
+    at.button(key=read).click().run()
+    at.file_uploader(key="data_files").set_value([("loans.csv", csv, "text/csv")])
+    at.button(key=read).click().run()  # the same file uploaded again
+    assert not at.exception and not at.error, texts(at.error)
+    at.text_input(key="data_dataset_name").set_value("april")
+    at.button(key="data_load").click().run()
+    at.button(key="data_load").click().run()  # a second click on load
+    assert any("already loaded" in s for s in texts(at.info)), texts(at.info)
+    at.sidebar.radio(key="_w_lang").set_value("en").run()  # any other widget
+    assert not at.exception and not at.error, texts(at.error)
+    listed = store.list_datasets(db)
+    assert sorted(listed["name"]) == ["april", "tiny"]
+    april = listed.loc[listed["name"] == "april", "dataset_id"].item()
+    loans = store.load_frame(april, "loans", path=db)
+    assert loans["loan_id"].tolist() == ["L9", "L10"]
+    assert loans["principal_cents"].tolist() == [100000, 25000]
+    assert at.sidebar.selectbox(key="_w_dataset").value == april  # the new version becomes the current one
+
+
+def test_a_bad_file_shows_an_error_naming_it(db):
+    tiny_dataset(db)
+    at = app().run()
+    at.switch_page("pages/data.py").run()
+    at.file_uploader(key="data_files").set_value([("broken.csv", b"\x00\x01\x02binary\x00junk", "text/csv")])
+    at.button(key="FormSubmitter:upload_form-" + i18n.EN["data.upload.read"]).click().run()
+    assert not at.exception
+    assert any("broken.csv" in s for s in texts(at.error)), texts(at.error)
+    assert store.list_datasets(db)["name"].tolist() == ["tiny"]
+
+
+def test_the_run_button_stores_a_trace_and_the_table_shows_the_loans(db):
+    dataset_id = tiny_dataset(db)
+    store.save_thresholds(Thresholds(max_graph_nodes=10), path=db)
+    at = app().run()
+    at.switch_page("pages/fund_flow.py").run()
+    assert any(i18n.EN["flow.no_run"] in s for s in texts(at.info))
+    at.slider(key="flow_max_hops").set_value(3)
+    at.button(key="FormSubmitter:trace_params-" + i18n.EN["flow.run"]).click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    runs = store.list_trace_runs(dataset_id, path=db)
+    assert len(runs) == 1
+    assert runs.loc[0, "params"]["max_hops"] == 3
+    table = next(df.value for df in at.dataframe if "loan_id" in df.value.columns and "principal" in df.value.columns)
+    assert table["loan_id"].tolist() == ["L1"]
+    assert table[["principal", "not_moved", "left_dataset"]].values.tolist() == [[1000.0, 400.0, 600.0]]
+    # 13 accounts in L1's graph, capped at 10 with a message
+    assert any("Showing 10 of 13 accounts" in s for s in texts(at.info)), texts(at.info)
+    html = at.get("iframe")[0].proto.srcdoc
+    assert '"id": "A1"' in html and "cdn.jsdelivr" not in html
+    # reopening the page shows the stored run without recomputing
+    at.switch_page("pages/overview.py").run()
+    at.switch_page("pages/fund_flow.py").run()
+    assert len(store.list_trace_runs(dataset_id, path=db)) == 1
+    assert not any(i18n.EN["flow.no_run"] in s for s in texts(at.info))
+
+
+def test_the_language_switch_translates_every_page(db):
+    tiny_dataset(db)
+    at = app().run()
+    assert texts(at.title) == [i18n.EN["overview.title"]]
+    at.sidebar.radio(key="_w_lang").set_value("zh").run()
+    assert texts(at.title) == [i18n.ZH["overview.title"]]
+    at.switch_page("pages/data.py").run()
+    assert texts(at.title) == [i18n.ZH["data.title"]]
+    assert at.sidebar.radio(key="_w_lang").value == "zh"
+
+
+def test_both_languages_have_every_string():
+    assert set(i18n.EN) == set(i18n.ZH)
+    assert all(i18n.ZH[k].strip() for k in i18n.ZH)
+
+
+def test_deleting_a_dataset_needs_confirmation(db):
+    dataset_id = tiny_dataset(db)
+    at = app().run()
+    at.switch_page("pages/data.py").run()
+    at.button(key="data_delete").click().run()
+    assert any(i18n.EN["data.datasets.confirm_first"] in s for s in texts(at.warning))
+    assert store.list_datasets(db)["dataset_id"].tolist() == [dataset_id]
+    at.checkbox(key=f"data_confirm_{dataset_id}").check().run()
+    at.button(key="data_delete").click().run()
+    assert not at.exception
+    assert store.list_datasets(db).empty
