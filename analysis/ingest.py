@@ -1094,42 +1094,75 @@ def _money_cents(shape: tuple[str, int, bool], decimal_comma: bool) -> int | Non
     return -cents if neg else cents
 
 
+_CURRENCY_RE2 = (
+    r"(?i)人民币|美元|欧元|港币|港元|英镑|日元|元|rmb|cny|usd|eur|hkd|gbp|jpy|czk|kč|us\$|hk\$|[¥￥$€£₩₹]|\s"
+)
+
+
+def _floats_to_cents(arr: pa.Array) -> np.ndarray:
+    # exact: at most 12 integer digits and 2 decimals, so value*100 is within 0.01 cent of an integer
+    return np.rint(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False) * 100).astype(np.int64)
+
+
+def _match(arr: pa.Array, pattern: str) -> np.ndarray:
+    return pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(zero_copy_only=False)
+
+
 def parse_money(
     s: pd.Series, *, decimal_comma: bool | None = None, cleaned: bool = False
 ) -> tuple[pd.Series, np.ndarray, bool]:
-    """(Int64 cents, mask of unparseable non-missing cells, whether the column uses comma decimals)."""
+    """(Int64 cents, mask of unparseable non-missing cells, whether the column uses comma decimals).
+
+    Exact to the cent (half-up rounding beyond two decimals). Vectorised for plain decimals, thousands
+    separators and currency signs/codes; per distinct value for the rest (万/亿, parentheses, trailing minus).
+    """
     s = s if cleaned else _clean_text(s)
     n = len(s)
     cents = np.zeros(n, dtype=np.int64)
     known = np.zeros(n, dtype=bool)
     present = s.notna().to_numpy()
-    arr = _arrow(s)
-    plain = pc.fill_null(pc.match_substring_regex(arr, "^" + _PLAIN_MONEY + "$"), False).to_numpy(zero_copy_only=False)
-    dot_evidence = False
+    arr = _flat(_arrow(s))
+    plain = _match(arr, "^" + _PLAIN_MONEY + "$")
     if plain.any():
-        values = pc.cast(pc.filter(arr, pa.array(plain)), pa.float64()).to_numpy(zero_copy_only=False)
-        cents[plain] = np.rint(values * 100).astype(np.int64)
+        cents[plain] = _floats_to_cents(pc.filter(arr, pa.array(plain)))
         known |= plain
-        dot_evidence = bool(pc.any(pc.match_substring_regex(pc.filter(arr, pa.array(plain)), r"\.\d{1,2}$")).as_py())
     rest = present & ~plain
-    used_comma = False
-    if rest.any():
-        codes, uniques = pd.factorize(s[rest])
-        shapes = [_money_shape(u) for u in uniques]
-        if decimal_comma is None:
-            comma = sum(1 for sh in shapes if sh and _comma_decimal(sh[0]))
-            dot = dot_evidence or any(sh and _dot_decimal(sh[0]) for sh in shapes)
-            decimal_comma = comma > 0 and not dot
-        used_comma = bool(decimal_comma)
-        parsed = np.array([(_money_cents(sh, used_comma) if sh else None) for sh in shapes], dtype=object)
-        values = parsed[codes]
+    if not rest.any():
+        return pd.Series(pd.arrays.IntegerArray(cents, ~known), index=s.index), present & ~known, False
+
+    idx = np.flatnonzero(rest)
+    work = pc.replace_substring_regex(pc.take(arr, pa.array(idx)), _CURRENCY_RE2, "")
+    if decimal_comma is None:
+        dot = bool(plain.any() and _match(pc.filter(arr, pa.array(plain)), r"\.\d{1,2}$").any())
+        dot = dot or bool(_match(work, r"\.\d{1,2}\D*$").any() or _match(work, r",\d{3}\.\d").any())
+        comma = bool(_match(work, r",\d{1,2}[^\d.,]*$").any())
+        decimal_comma = comma and not dot
+    if decimal_comma:
+        shaped = _match(work, r"^[+-]?\d{1,3}(?:\.\d{3})*(?:,\d{1,2})?$") | _match(work, r"^[+-]?\d+(?:,\d{1,2})?$")
+        flat = pc.replace_substring(pc.replace_substring(work, ".", ""), ",", ".")
+    else:
+        shaped = _match(work, r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?$") | _match(work, "^" + _PLAIN_MONEY + "$")
+        flat = pc.replace_substring(work, ",", "")
+    vec = shaped & _match(flat, "^" + _PLAIN_MONEY + "$")
+    if vec.any():
+        cents[idx[vec]] = _floats_to_cents(pc.filter(flat, pa.array(vec)))
+        known[idx[vec]] = True
+    left = idx[~vec]
+    if len(left):
+        texts = pc.take(arr, pa.array(left))
+        uniques = pc.unique(texts)
+        codes = pc.index_in(texts, value_set=uniques).to_numpy(zero_copy_only=False)
+        parsed = []
+        for u in uniques.to_pylist():
+            shape = _money_shape(u)
+            parsed.append(_money_cents(shape, bool(decimal_comma)) if shape else None)
+        values = [parsed[c] for c in codes]
         ok = np.array([v is not None for v in values], dtype=bool)
-        idx = np.flatnonzero(rest)
-        cents[idx[ok]] = np.array([int(v) for v in values[ok]], dtype=np.int64) if ok.any() else []
-        known[idx[ok]] = True
+        if ok.any():
+            cents[left[ok]] = np.array([v for v in values if v is not None], dtype=np.int64)
+            known[left[ok]] = True
     out = pd.Series(pd.arrays.IntegerArray(cents, ~known), index=s.index)
-    bad = present & ~known
-    return out, bad, used_comma
+    return out, present & ~known, bool(decimal_comma)
 
 
 # dates -----------------------------------------------------------------------------------------------
@@ -1745,7 +1778,7 @@ def normalise(
 
 
 # --------------------------------------------------------------------------------------------- statements
-_CASH_WORDS = re.compile(r"(?i)现金|取现|存现|atm|vyber|vklad|cash")
+_CASH_PATTERN = "现金|取现|存现|atm|vyber|vklad|cash"
 
 
 def statement_to_edges(frame: pd.DataFrame, *, file: str) -> tuple[pd.DataFrame, QualityReport]:
@@ -1803,35 +1836,41 @@ def statement_to_edges(frame: pd.DataFrame, *, file: str) -> tuple[pd.DataFrame,
                 issues.append(_issues_from_mask(str(fname), index, m, "amount", value.astype(object), reason))
     keep = ~(bad_both | no_amount | zero)
 
-    own = col("account").astype(object)
-    cp = col("counterparty_account").astype(object)
-    hints = (col("channel").astype(object).fillna("").astype(str) + " " + col("memo").astype(object).fillna("").astype(str))
-    cash = hints.str.contains(_CASH_WORDS).fillna(False)
-    cp_filled = cp.where(cp.notna(), np.where(cash, CASH_ACCOUNT, UNKNOWN_ACCOUNT))
+    def text(name: str) -> pa.Array | pa.ChunkedArray:
+        series = col(name)
+        return _arrow(series if series.dtype == "str" else series.astype(object).where(series.notna(), None).astype(str))
+
+    own, cp = text("account"), text("counterparty_account")
+    hints = pc.binary_join_element_wise(text("channel"), text("memo"), _ls(" "), null_handling="replace", null_replacement="")
+    cash = pc.fill_null(pc.match_substring_regex(hints, _CASH_PATTERN, ignore_case=True), False)
+    cp_filled = pc.if_else(pc.is_valid(cp), cp, pc.if_else(cash, _ls(CASH_ACCOUNT), _ls(UNKNOWN_ACCOUNT)))
     is_debit = (side == "D").to_numpy(dtype=bool)
-    from_acc = np.where(is_debit, own, cp_filled)
-    to_acc = np.where(is_debit, cp_filled, own)
-    txn = col("txn_id").astype(object)
-    gen = [f"{fl}#{r}" for fl, r in zip(files, rows.fillna(-1))]
-    txn = txn.where(txn.notna(), pd.Series(gen, dtype=object))
+    debit_mask = pa.array(is_debit)
+    from_acc = pc.if_else(debit_mask, own, cp_filled)
+    to_acc = pc.if_else(debit_mask, cp_filled, own)
+    gen = pc.binary_join_element_wise(
+        _arrow(files.astype(str)), pc.cast(pa.array(rows.fillna(-1).astype(np.int64).to_numpy()), pa.large_string()), _ls("#")
+    )
+    txn = pc.if_else(pc.is_valid(text("txn_id")), text("txn_id"), gen)
     balance = col("balance_cents", "Int64").astype("Int64")
+    plain = pd.RangeIndex(n)
 
     edges = pd.DataFrame(
         {
-            "txn_id": txn.astype(str),
+            "txn_id": _series(txn, plain),
             "seq": pd.array(np.arange(n), dtype="Int64"),
-            "ts": col("ts").astype(str),
-            "from_account": pd.Series(from_acc, dtype=object).astype(str),
-            "to_account": pd.Series(to_acc, dtype=object).astype(str),
+            "ts": _series(text("ts"), plain),
+            "from_account": _series(from_acc, plain),
+            "to_account": _series(to_acc, plain),
             "amount_cents": value.astype("Int64"),
-            "currency": col("currency").astype(str),
+            "currency": _series(text("currency"), plain),
             "received_cents": _null_int(n),
             "received_currency": _null_text(n),
-            "channel": col("channel").astype(str),
-            "counterparty_name": col("counterparty_name").astype(str),
-            "counterparty_country": col("counterparty_country").astype(str),
-            "merchant_category": col("merchant_category").astype(str),
-            "memo": col("memo").astype(str),
+            "channel": _series(text("channel"), plain),
+            "counterparty_name": _series(text("counterparty_name"), plain),
+            "counterparty_country": _series(text("counterparty_country"), plain),
+            "merchant_category": _series(text("merchant_category"), plain),
+            "memo": _series(text("memo"), plain),
             "balance_after_cents": balance.where(pd.Series(is_debit)).astype("Int64"),
             "is_reversal": col("is_reversal", "Int64").astype("Int64"),
             "reverses_txn_id": _null_text(n),

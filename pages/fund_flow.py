@@ -91,7 +91,7 @@ with st.expander(ui.t("flow.semantics"), icon="📖"):
     if ctx.lang == "zh":
         st.markdown(i18n.SEMANTICS_ZH)
         st.divider()
-    st.markdown(tracing.__doc__ or "")
+    st.markdown(getattr(tracing, "SEMANTICS", None) or tracing.__doc__ or "")
 
 # --- which run ---------------------------------------------------------------------------------
 runs = ui.trace_runs(ctx.db, ctx.dataset_id)

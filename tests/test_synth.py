@@ -183,6 +183,7 @@ def test_money_is_written_in_units_with_two_decimals(tmp_path):
     tiny = frames["transactions"].head(4).copy()
     tiny["amount_cents"] = pd.array([123456, 5, -250, 100], dtype="Int64")
     tiny["balance_after_cents"] = pd.array([None, 7, None, 1000000], dtype="Int64")
+    tiny["counterparty_name"] = pd.Series(['Pacific, "Rim" Ltd', "王伟", None, "x"], dtype="str")
     frames = {**frames, "transactions": tiny}
     paths = synth.write_demo_csvs(frames, tmp_path / "out")
     assert [p.name for p in paths] == [f"{t}.csv" for t in synth.DEMO_TABLES]
@@ -190,6 +191,7 @@ def test_money_is_written_in_units_with_two_decimals(tmp_path):
     assert "amount" in raw.columns and "amount_cents" not in raw.columns
     assert raw.amount.tolist() == ["1234.56", "0.05", "-2.50", "1.00"]
     assert raw.balance_after.tolist() == ["", "0.07", "", "10000.00"]
+    assert raw.counterparty_name.tolist() == ['Pacific, "Rim" Ltd', "王伟", "", "x"]  # quoted where needed
     loans = pd.read_csv(tmp_path / "out" / "loans.csv", dtype=str, keep_default_na=False)
     assert {"principal", "overdue_amount", "outstanding"} <= set(loans.columns)
     assert loans.principal.str.fullmatch(r"\d+\.\d{2}").all()

@@ -401,6 +401,8 @@ ZH: dict[str, str] = {
 
 # A Chinese summary of the tracing semantics (the English original is tracing's module docstring).
 SEMANTICS_ZH = """
+*以下为中文摘要，精确规则以下方英文原文为准。*
+
 1. 金额以整数“分”计。贷款视为在放款时点（`disbursed_at`）由贷款方向借款人账户入账 `principal`，这笔入账就是被“标记”的资金，位于第 0 跳。
 2. 按时间顺序处理从放款时点到放款后 `window_days` 天内的交易。同一时间戳下，账户的流入先于流出记账；账户转给自己的交易忽略；数据中标记的冲正交易与其被冲正的交易在追踪前剔除。
 3. 每个账户的余额来自数据：若账户转出多于已见转入，则推定期初余额（使其账户在整个文件中不为负的最小值），或使用流水中给出的余额。期初余额是账户最早的自有资金。

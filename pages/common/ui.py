@@ -182,8 +182,9 @@ def dataset_kpis(db: str, dataset_id: str) -> dict[str, Any]:
         "SELECT COUNT(*) AS n, SUM(CASE WHEN status IN (" + marks + ") THEN 1 ELSE 0 END) AS n_overdue "
         "FROM loans WHERE dataset_id = ?", [*overdue, dataset_id], path=db).iloc[0]
     by_currency = store.query_frame(
-        "SELECT COALESCE(currency, '') AS currency, COUNT(*) AS loans, SUM(COALESCE(overdue_cents, 0)) AS overdue_cents, "
-        "SUM(COALESCE(outstanding_cents, 0)) AS outstanding_cents, SUM(COALESCE(principal_cents, 0)) AS principal_cents "
+        # SUM of only NULLs is NULL: a dataset without overdue amounts shows "–", not 0.00
+        "SELECT COALESCE(currency, '') AS currency, COUNT(*) AS loans, SUM(overdue_cents) AS overdue_cents, "
+        "SUM(outstanding_cents) AS outstanding_cents, SUM(principal_cents) AS principal_cents "
         "FROM loans WHERE dataset_id = ? AND status IN (" + marks + ") GROUP BY 1 ORDER BY 2 DESC",
         [dataset_id, *overdue], path=db)
     txns = store.query_frame(
