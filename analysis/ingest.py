@@ -257,9 +257,10 @@ def _detect(data: bytes) -> tuple[str, list[str], str | None]:
     chosen = "utf-8" if _valid_utf8(data) else ""
     if chosen:
         pass
-    elif _decodes(data, "gb18030"):
-        # GBK is the name Chinese tools show; only a character outside GBK makes it GB18030
-        chosen = "gbk" if _decodes(data, "gbk") else "gb18030"
+    elif (text := _try_decode(data, "gbk")) is not None:
+        chosen = "gbk"  # the name Chinese tools show; only a character outside GBK makes it GB18030
+    elif (text := _try_decode(data, "gb18030")) is not None:
+        chosen = "gb18030"
     else:
         chosen = ""
         try:
@@ -273,6 +274,13 @@ def _detect(data: bytes) -> tuple[str, list[str], str | None]:
         chosen = chosen or "latin-1"
     others = [c for c in _CANDIDATES if c != chosen and _decodes(sample, c)]
     return chosen, others, text
+
+
+def _try_decode(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
 
 
 def _valid_utf8(data: bytes) -> bool:
@@ -1175,7 +1183,15 @@ _COMPACT_RE = r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?:[ T]?(?P<H>\d{2}):?(?P<M
 _YYMMDD_RE = r"^(?P<y>\d{2})(?P<m>\d{2})(?P<d>\d{2})$"
 _XMY_RE = r"^(?P<a>\d{1,2})\s*[-/.]\s*(?P<b>\d{1,2})\s*[-/.]\s*(?P<y>\d{4})" + _TIME_RE + "$"
 _SERIAL_RE = r"^(?P<n>\d{5})(?:\.(?P<f>\d+))?$"
-_FAST_ISO = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}$"
+# Fixed-width layouts rewritten to ISO by slice edits (start, stop, replacement), applied in order.
+_SEPS = ((4, 5, "-"), (7, 8, "-"), (10, 11, "T"))
+_FAST_DATES: tuple[tuple[str, tuple[tuple[int, int, str], ...]], ...] = (
+    (r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", ()),
+    (r"^\d{4}[-/.]\d{2}[-/.]\d{2}[ T]\d{2}:\d{2}:\d{2}$", _SEPS),
+    (r"^\d{4}[-/.]\d{2}[-/.]\d{2}[ T]\d{2}:\d{2}$", (*_SEPS, (16, 16, ":00"))),
+    (r"^\d{4}[-/.]\d{2}[-/.]\d{2}$", (*_SEPS[:2], (10, 10, "T00:00:00"))),
+    (r"^\d{8}$", ((4, 4, "-"), (7, 7, "-"), (10, 10, "T00:00:00"))),
+)
 _EXCEL_EPOCH = np.datetime64("1899-12-30T00:00:00", "s")
 
 
@@ -1236,13 +1252,16 @@ def parse_dates(
     if not present.any():
         return pd.Series(out, index=s.index, dtype=str), np.zeros(len(s), dtype=bool), None
     arr = _arrow(s)
-    fast = pc.fill_null(pc.match_substring_regex(arr, _FAST_ISO), False)
-    if pc.all(pc.or_(fast, pc.is_null(arr))).as_py():
-        iso = pc.replace_substring(arr, " ", "T", max_replacements=1) if _contains(arr, " ") else arr
-        iso = pc.if_else(_valid_iso(iso), iso, pa.scalar(None, pa.large_string()))
-        res = _series(iso, s.index)
-        bad = present & res.isna().to_numpy()
-        return res, bad, None
+    # whole-column rewrites for the zero-padded layouts exports use most: no per-value work at all
+    for pattern, edits in _FAST_DATES:
+        fits = pc.fill_null(pc.match_substring_regex(arr, pattern), False)
+        if pc.all(pc.or_(fits, pc.is_null(arr))).as_py():
+            iso = arr
+            for start, stop, text in edits:
+                iso = pc.binary_replace_slice(iso, start=start, stop=stop, replacement=text)
+            iso = pc.if_else(_valid_iso(iso), iso, pa.scalar(None, pa.large_string()))
+            res = _series(iso, s.index)
+            return res, present & res.isna().to_numpy(), None
 
     codes, uniques = pd.factorize(s)
     u = pd.Series(uniques, dtype=str)
@@ -1737,6 +1756,8 @@ def normalise(
         generated = generated[~reject]
 
     # exact duplicates (generated ids and file order are not part of the content)
+    if "txn_id" in out.columns:
+        generated = generated | out["txn_id"].isna().to_numpy()
     key = [c for c in out.columns if c not in ("seq", "row", "file")]
     # probe columns: few, selective, and equal in any two identical rows
     if "txn_id" in key and not generated.any() and _strictly_increasing(out["txn_id"]):
