@@ -50,6 +50,7 @@ __all__ = [
     "statement_to_edges",
     "combine_reports",
     "load_files",
+    "plan_file",
     "parse_money",
     "parse_dates",
     "currency_code",
@@ -350,7 +351,6 @@ def _dedupe_names(names: list[str]) -> list[str]:
 def _sniff(lines: list[str]) -> tuple[str, int, int]:
     """(delimiter, index of the header line, field count) from the first lines of a text file."""
     best: tuple[int, int, int, str, int] | None = None
-    lines = [ln for ln in lines]
     for order, delim in enumerate((",", "\t", ";", "|")):
         counts = []
         for ln in lines:
@@ -848,8 +848,6 @@ def mapping_targets(table: str) -> list[str]:
     for extra in sorted(_EXTRA_TARGETS.get(table, set())):
         if extra not in out:
             out.append(extra)
-    if table == "statements":
-        out = [c for c in out if c not in ("direction_cents",)]
     return out
 
 

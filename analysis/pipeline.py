@@ -51,10 +51,12 @@ def demo_files(directory: Path = DEMO_DIR) -> list[tuple[str, bytes]]:
 
 
 def ensure_demo(*, path: PathLike = None) -> str | None:
-    """Load the demo dataset when the store has no dataset at all; return its id (None if nothing loaded)."""
+    """Load (and trace, with the saved thresholds) the demo dataset when the store is empty; return its id."""
     if not store.list_datasets(path).empty:
         return None
     dataset_id, _ = load_into_store(demo_files(), name="demo", path=path)
+    # A first-time user should see where the demo loans' money went without pressing anything.
+    run_trace(dataset_id, store.load_thresholds(path=path), path=path)
     return dataset_id
 
 

@@ -354,9 +354,10 @@ def list_trace_runs(dataset_id: str, *, path: str | os.PathLike[str] | None = No
     return frame
 
 
-def load_trace_run(run_id: str, *, path: str | os.PathLike[str] | None = None,
-                   loan_id: str | None = None) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    """Return (params, per-loan summary, edges) of a stored run; edges of one loan if `loan_id` is given."""
+def load_trace_run(run_id: str, *, path: str | os.PathLike[str] | None = None, loan_id: str | None = None,
+                   with_edges: bool = True) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    """Return (params, per-loan summary, edges) of a stored run; edges of one loan if `loan_id` is given, none
+    if `with_edges` is false (a big run has millions of edges and the summary pages never need them all)."""
     with open_db(path) as db:
         row = next(iter(db.query("SELECT * FROM trace_runs WHERE run_id = ?", [run_id])), None)
         if not row:
@@ -367,6 +368,8 @@ def load_trace_run(run_id: str, *, path: str | os.PathLike[str] | None = None,
             params=[run_id], dtype={"loan_id": "string", "account_id": "string", "customer_id": "string"})
         edge_cols = [c for c in TRACE_EDGE_COLUMNS if c != "run_id"]
         where, args = ("run_id = ?", [run_id]) if loan_id is None else ("run_id = ? AND loan_id = ?", [run_id, loan_id])
+        if not with_edges:
+            where += " AND 0"
         edges = pd.read_sql_query(
             f"SELECT {', '.join(edge_cols)} FROM trace_edges WHERE {where} ORDER BY rowid", db.conn, params=args,
             dtype={"loan_id": "string", "txn_id": "string", "from_account": "string", "to_account": "string"})

@@ -586,3 +586,17 @@ def test_a_bare_account_column_without_bank_columns_means_a_statement():
         "amount": "amount", "balance": "balance", "k_symbol": "memo", "bank": "counterparty_bank",
         "account": "counterparty_account",
     }
+
+
+def test_defaults_fill_a_target_no_column_maps():
+    text = "ts,from_account,to_account,amount\n2023-05-01,A,B,1\n"
+    result = load_files([("d.csv", text.encode())], defaults={"d.csv": {"currency": "人民币"}}, today=TODAY)
+    assert result.frames["transactions"]["currency"].tolist() == ["CNY"]
+
+
+def test_user_mapping_overrides_the_guess():
+    text = "when,payer,payee,sum\n2023-05-01,A,B,7\n"
+    mapping = {"when": "ts", "payer": "from_account", "payee": "to_account", "sum": "amount"}
+    result = load_files([("m.csv", text.encode())], mappings={"m.csv": ("transactions", mapping)}, today=TODAY)
+    assert rows(result.frames["transactions"], "from_account", "to_account", "amount_cents") == [("A", "B", 700)]
+    assert result.plan["m.csv"].mapping == mapping

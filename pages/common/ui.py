@@ -206,7 +206,7 @@ def dataset_kpis(db: str, dataset_id: str) -> dict[str, Any]:
 @st.cache_data(ttl=600, show_spinner=False, max_entries=16)
 def trace_run(db: str, run_id: str) -> tuple[dict[str, Any], pd.DataFrame]:
     """Return (params, per-loan summary) of a stored trace run; runs never change once stored."""
-    params, summary, _ = store.load_trace_run(run_id, path=db, loan_id="\x00none")
+    params, summary, _ = store.load_trace_run(run_id, path=db, with_edges=False)
     return params, summary
 
 
