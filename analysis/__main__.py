@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -85,6 +86,8 @@ def _read_rates(path: Path) -> pd.DataFrame:
 
 def _print_report(report) -> None:
     print(report.summary_text())
+    for note in report.notes:
+        print(f"note: {note}")
     rejected = report.rejected
     if len(rejected):
         print(f"\nRejected rows (first 20 of {len(rejected)}):")
@@ -99,6 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LoanFlowError, ValidationError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as exc:  # noqa: BLE001 - a user never gets a traceback; LOANFLOW_DEBUG=1 shows it
+        if os.environ.get("LOANFLOW_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (run with LOANFLOW_DEBUG=1 for details)", file=sys.stderr)
+        return 1
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -127,11 +135,13 @@ def _run(args: argparse.Namespace) -> int:
             dataset_id, report = pipeline.load_preset_into_store(args.preset, args.paths[0], name=args.name, path=db)
             _print_report(report)
         else:
-            files = []
             for p in args.paths:
                 if not p.is_file():
-                    raise LoanFlowError(f"{p}: file not found")
-                files.append((p.name, p.read_bytes()))
+                    raise LoanFlowError(f"{p}: {'a folder, not a file' if p.is_dir() else 'file not found'}")
+            # files are known by name; two different files called tx.csv (jan/, feb/) keep their paths
+            distinct = {p.resolve() for p in args.paths}
+            clash = {q.name for q in distinct if sum(r.name == q.name for r in distinct) > 1}
+            files = [(str(p) if p.name in clash else p.name, p.read_bytes()) for p in args.paths]
             mappings = None
             if args.mapping:
                 try:

@@ -20,6 +20,7 @@ import csv
 import io
 import re
 import unicodedata
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -95,13 +96,18 @@ def _issues_from_mask(file: str, index: pd.Index, mask: np.ndarray, column: str,
             "file": file,
             "row": pd.array(np.asarray(index)[mask], dtype="Int64"),
             "column": column,
-            "value": [None if _isna(v) else str(v) for v in vals],
+            "value": [None if _isna(v) else _short(str(v)) for v in vals],
             "reason": list(reasons),
         }
     )
     frame["file"] = frame["file"].astype(object)
     frame["column"] = frame["column"].astype(object)
     return frame
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """The text cut to `limit` characters (a 1 MB cell must not flood a report or a terminal)."""
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
 
 
 def _null_text(n: int, index: pd.Index | None = None) -> pd.Series:
@@ -252,6 +258,9 @@ def _detect(data: bytes) -> tuple[str, list[str], str | None]:
             except UnicodeDecodeError:
                 continue
             return name, [c for c in _CANDIDATES if c != "utf-8" and _decodes(sample[len(bom):], c)], text
+    utf16 = _utf16_without_bom(sample)
+    if utf16 and (text := _try_decode(data, utf16)) is not None:
+        return utf16, [], text
     if data.isascii():
         return "utf-8", [c for c in _CANDIDATES if c != "utf-8"], None
     text = None
@@ -275,6 +284,20 @@ def _detect(data: bytes) -> tuple[str, list[str], str | None]:
         chosen = chosen or "latin-1"
     others = [c for c in _CANDIDATES if c != chosen and _decodes(sample, c)]
     return chosen, others, text
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' when the bytes look like UTF-16 text without a BOM (a zero byte in every other place)."""
+    head = sample[:4096]
+    head = head[: len(head) // 2 * 2]
+    if len(head) < 8 or b"\x00" not in head:
+        return None
+    even, odd = head[0::2], head[1::2]
+    if odd.count(0) > 0.3 * len(odd) and even.count(0) < 0.02 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.3 * len(even) and odd.count(0) < 0.02 * len(odd):
+        return "utf-16-be"
+    return None
 
 
 def _try_decode(data: bytes, encoding: str) -> str | None:
@@ -352,18 +375,23 @@ def _sniff(lines: list[str]) -> tuple[str, int, int]:
     """(delimiter, index of the header line, field count) from the first lines of a text file."""
     best: tuple[int, int, int, str, int] | None = None
     for order, delim in enumerate((",", "\t", ";", "|")):
-        counts = []
+        counts, filled = [], []
         for ln in lines:
             try:
-                counts.append(len(next(csv.reader([ln], delimiter=delim))) if ln.strip() else 0)
+                fields = next(csv.reader([ln], delimiter=delim)) if ln.strip() else []
             except (csv.Error, StopIteration):
-                counts.append(0)
+                fields = []
+            counts.append(len(fields))
+            filled.append(sum(1 for f in fields if f.strip()))
         multi = [c for c in counts if c > 1]
         if not multi:
             continue
         mode = max(set(multi), key=lambda c: (multi.count(c), c))
         consistent = multi.count(mode)
-        header = next(i for i, c in enumerate(counts) if c == mode)
+        # Excel pads title lines to the table's width ('账户明细查询,,,,,,,'): the header is the first full-width
+        # line that is mostly filled in
+        header = next((i for i, c in enumerate(counts) if c == mode and filled[i] >= max(2, mode // 2)),
+                      next(i for i, c in enumerate(counts) if c == mode))
         key = (consistent, mode, -order, delim, header)
         if best is None or key[:3] > best[:3]:
             best = key
@@ -371,6 +399,35 @@ def _sniff(lines: list[str]) -> tuple[str, int, int]:
         first = next((i for i, ln in enumerate(lines) if ln.strip()), 0)
         return ",", first, 1
     return best[3], best[4], best[1]
+
+
+_MARKUP = (b"<!doctype html", b"<html", b"<table", b"<?xml", b"<head", b"<body", b"<meta")
+# the first filled cell of a bank export's total/subtotal line: 合计, 本页小计, 总计：, Total, Grand total, Sum
+_TOTAL_RE = r"(?i)^(?:本页|本月|本日|本期)?(?:合计|总计|小计)|^(?:grand\s*|sub-?)?totals?\b|^sum\s*[:：]?$"
+
+
+def _drop_total_lines(frame: pd.DataFrame, rejected: pd.DataFrame, *, file: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(frame without total/summary lines, rejected + those lines with the reason)."""
+    if not len(frame) or not len(frame.columns):
+        return frame, rejected
+    first = frame.iloc[:, 0]
+    for col in frame.columns[1:]:
+        empty = first.isna()
+        if not empty.any():
+            break
+        first = first.where(~empty, frame[col])
+    first = first.astype(str)
+    if not _contains(_arrow(first), "合计", "总计", "小计", "otal", "OTAL", "um", "UM"):
+        return frame, rejected
+    total = np.array(first.str.strip().str.contains(_TOTAL_RE, regex=True).fillna(False), dtype=bool)
+    if total.any():
+        # a total line is mostly empty ('合计,,,1250.00,,'); a customer called 'Total Oil' fills its row
+        filled = frame.loc[total].notna().sum(axis=1).to_numpy()
+        total[np.flatnonzero(total)] = filled <= max(2, len(frame.columns) // 2)
+    if not total.any():
+        return frame, rejected
+    issues = _issues_from_mask(file, frame.index, total, None, first, "a total/summary line, not a data row")
+    return frame.loc[~total], _concat_issues([rejected, issues])
 
 
 def read_table(
@@ -388,6 +445,15 @@ def read_table(
         return _read_xlsx(data, file=file, sheet=sheet)
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise IngestError("old binary Excel (.xls) files are not supported; save it as .xlsx or CSV", file=file)
+    if data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower().startswith(_MARKUP):
+        raise IngestError(
+            "this is a web page or XML file with a spreadsheet name (some bank systems export HTML tables as .xls), "
+            "not CSV/TSV or XLSX; open it in Excel and save it as .xlsx or CSV",
+            file=file,
+        )
+    if data.startswith(b"\xef\xbb\xbf") and not _valid_utf8(data[3:]):
+        data = data[3:]  # a UTF-8 BOM some tool put in front of GBK (or other) text: decide on the text itself
+    data = data.rstrip(b"\x1a")  # DOS end-of-file mark left by old exports
     text: str | None = None
     if encoding:
         detected, others, _ = _detect(data[:1_000_000])
@@ -410,6 +476,10 @@ def read_table(
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         buf = text.encode("utf-8")
     del text
+    probe = buf[:65536].decode("utf-8", errors="ignore")
+    if len(re.findall(r"[\x00-\x08\x0b\x0e-\x19\x1b-\x1f]", probe)) > max(8, len(probe) // 100):
+        # text files have (almost) no control characters; random bytes decoded as latin-1 have ~11%
+        raise IngestError("this is a binary file, not CSV/TSV text or XLSX", file=file)
     sample = buf[:500_000].decode("utf-8", errors="ignore").split("\n")[:60]
     if len(sample) > 1 and len(buf) > 500_000:
         sample = sample[:-1]  # the last sampled line may be cut
@@ -430,6 +500,7 @@ def read_table(
     names = _dedupe_names(original)
     header_row = header_idx + 1
     frame, rejected = _parse_body(body, names, delim, file=file, header_row=header_row)
+    frame, rejected = _drop_total_lines(frame, rejected, file=file)
     if not len(frame) and not len(rejected):
         raise IngestError("the file has a header but no data rows", file=file)
     return RawTable(
@@ -474,35 +545,64 @@ def _parse_body(body: memoryview | bytes, names: list[str], delim: str, *, file:
         if table is not None and table.num_rows == n_lines:
             frame = table.to_pandas()
             frame.index = pd.RangeIndex(header_row + 1, header_row + 1 + n_lines, name="row")
+            empty = pc.is_null(table.column(0))
+            for column in table.columns[1:]:
+                empty = pc.and_(empty, pc.is_null(column))
+            if pc.any(empty).as_py():  # ',,,,' lines Excel writes for blank rows: skipped, as blank lines are
+                frame = frame.loc[~np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool)]
             return frame, _issues()
     return _parse_body_python(bytes(body).decode("utf-8"), names, delim, file=file, header_row=header_row)
 
 
+class _Lines:
+    """The lines of a text as an iterator whose position can be moved back (to resume after a broken quote)."""
+
+    def __init__(self, text: str):
+        self.lines = text.split("\n")
+        self.pos = 0
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        if self.pos >= len(self.lines):
+            raise StopIteration
+        self.pos += 1
+        return self.lines[self.pos - 1] + "\n"
+
+
 def _parse_body_python(body: str, names: list[str], delim: str, *, file: str, header_row: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     width = len(names)
-    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delim)
+    lines = _Lines(body)
+    reader = csv.reader(lines, delimiter=delim)
     rows: list[list[str]] = []
     numbers: list[int] = []
     bad: list[tuple] = []
-    last = 0
     while True:
+        start = lines.pos
         try:
             fields = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            bad.append((file, header_row + last + 1, None, None, f"unreadable line: {exc}"))
-            last = reader.line_num
+            bad.append((file, header_row + start + 1, None, _short(lines.lines[start]), f"unreadable line: {exc}"))
             continue
-        row_no = header_row + last + 1
-        last = reader.line_num
+        row_no = header_row + start + 1
+        spanned = lines.pos - start
         if not fields or all(not f.strip() for f in fields):
             continue
         if len(fields) > width and all(not f.strip() for f in fields[width:]):
             fields = fields[:width]  # a trailing delimiter on data lines
+        if spanned > 1 and (len(fields) != width or (lines.pos >= len(lines.lines) and any("\n" in f for f in fields))):
+            # a quote opened on this line and never closed swallowed the lines after it: reject this line
+            # only and read on from the next one
+            bad.append((file, row_no, None, _short(lines.lines[start]),
+                        'a field opens a quote that is never closed on this line'))
+            lines.pos = start + 1
+            continue
         if len(fields) != width:
             bad.append(
-                (file, row_no, None, delim.join(fields)[:200], f"row has {len(fields)} fields but the header has {width}")
+                (file, row_no, None, _short(delim.join(fields)), f"row has {len(fields)} fields but the header has {width}")
             )
             continue
         rows.append([v if v != "" else None for v in fields])
@@ -546,7 +646,15 @@ def _read_xlsx(data: bytes, *, file: str, sheet: str | None) -> RawTable:
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - any zip/xml failure means the same to the user
-        raise IngestError(f"cannot open as an Excel workbook: {exc}", file=file) from None
+        if zipfile.is_zipfile(io.BytesIO(data)):
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                if not any(n.startswith("xl/") for n in archive.namelist()):
+                    raise IngestError(
+                        "this is a ZIP archive (or another zipped format such as .ods), not an .xlsx workbook; "
+                        "unzip it, or save the sheet as .xlsx or CSV",
+                        file=file,
+                    ) from None
+        raise IngestError(f"cannot open as an Excel workbook (damaged, or not really .xlsx): {exc}", file=file) from None
     try:
         if sheet is not None:
             if sheet not in book.sheetnames:
@@ -573,6 +681,7 @@ def _read_xlsx(data: bytes, *, file: str, sheet: str | None) -> RawTable:
             frame.index = pd.Index([n for n, _ in body], name="row", dtype="int64")
             if not len(frame):
                 continue
+            frame, rejected = _drop_total_lines(frame, _issues(), file=file)
             return RawTable(
                 file=file,
                 frame=frame,
@@ -582,6 +691,7 @@ def _read_xlsx(data: bytes, *, file: str, sheet: str | None) -> RawTable:
                 encoding_candidates=[],
                 first_data_row=int(frame.index[0]),
                 original_columns=original,
+                rejected=rejected,
             )
         raise IngestError("the workbook has no sheet with a header and data rows", file=file)
     finally:
@@ -926,16 +1036,27 @@ def guess_table(columns: list[str]) -> str | None:
     """The table a file with these headers most likely holds ('statements' = bank-statement transactions), or None."""
     best: tuple[int, int, int] | None = None
     choice = None
+    near: tuple[int, int] | None = None  # (columns mapped, -rank) of a table missing one required column
+    near_choice = None
     for rank, table in enumerate(_GUESS_ORDER):
         mapping = suggest_mapping(columns, table)
-        req = _satisfies(table, set(mapping.values()))
+        targets = set(mapping.values())
+        req = _satisfies(table, targets)
         if req < 0:
+            groups = _REQUIRED_GROUPS[table]
+            missing = sum(not any(t in targets for t in g) for g in groups)
+            if missing == 1 and len(groups) > 1 and len(mapping) >= 2 and (near is None or (len(mapping), -rank) > near):
+                near, near_choice = (len(mapping), -rank), table
             continue
         if table == "statements" and {"from_account", "to_account"} <= set(suggest_mapping(columns, "transactions").values()):
             continue
         score = (req, len(mapping), -rank)
         if best is None or score > best:
             best, choice = score, table
+    # a loans file without its principal column is a loans file with a gap to report, not an accounts file
+    # that happens to have account_id and customer_id
+    if near is not None and (best is None or near[0] > best[1]):
+        return near_choice
     return choice
 
 
@@ -1042,6 +1163,7 @@ def _sci_reason(column: str, value: str, accounts: bool) -> str:
 
 
 _PLAIN_MONEY = r"[+-]?\d{1,12}(?:\.\d{1,2})?"
+_MAX_CENTS = 10**17  # a thousand trillion currency units: far above any real amount, far below int64
 _CURRENCY_RE = re.compile(
     r"(?i)(?:人民币|美元|欧元|港币|港元|英镑|日元|元|rmb|cny|usd|eur|hkd|gbp|jpy|czk|kč|us\$|hk\$|[¥$€£₩₹])"
 )
@@ -1097,6 +1219,8 @@ def _money_cents(shape: tuple[str, int, bool], decimal_comma: bool) -> int | Non
     except InvalidOperation:
         return None
     cents = int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if cents >= _MAX_CENTS:
+        return None  # a 20-digit 'amount' is an id in the wrong column; it would also overflow int64
     return -cents if neg else cents
 
 
@@ -1547,10 +1671,11 @@ def normalise(
     present_targets = set(by_target) | set(defaults)
     for group in _REQUIRED_GROUPS.get(table, []):
         if not any(t in present_targets for t in group):
+            need = group[0].removesuffix("_cents")
             raise IngestError(
-                f"no column is mapped to {group[0]!r}, which {table} needs; headers are {list(frame.columns)}",
+                f"no column is mapped to {need!r}, which {table} needs; headers are {list(frame.columns)}",
                 file=file,
-                column=group[0],
+                column=need,
             )
 
     index = frame.index
@@ -1619,14 +1744,16 @@ def normalise(
             values["_time_src"] = clean
             values["_time_col"] = pd.Series([col] * n, index=index, dtype=object)
         elif kind == "int":
-            nums = pd.to_numeric(clean.str.replace(",", "", regex=False), errors="coerce")
-            whole = nums.notna() & (nums == np.floor(nums.fillna(0)))
-            fail((clean.notna() & ~whole).to_numpy(), col, clean, "not a whole number")
+            nums = pd.to_numeric(clean.str.replace(",", "", regex=False), errors="coerce").astype("float64")
+            # beyond 2**53 a float has lost digits, and 1e20 or inf would overflow Int64
+            whole = nums.notna() & (nums.abs() < 2**53) & (nums == np.floor(nums.fillna(0)))
+            fail((clean.notna() & ~whole).to_numpy(), col, clean, "not a whole number (or too large)")
             values[target] = nums.where(whole).astype("Int64")
         elif kind == "real":
             pct = clean.str.endswith("%").fillna(False)
             nums = pd.to_numeric(clean.str.rstrip("%").str.replace(",", "", regex=False), errors="coerce")
-            nums = nums.where(~pct, nums / 100)
+            nums = nums.where(~pct, nums / 100).astype("float64")
+            nums = nums.where(np.isfinite(nums))  # 'inf' and 1e400 are not numbers anyone meant
             fail((clean.notna() & nums.isna()).to_numpy(), col, clean, "not a number")
             values[target] = nums.astype("Float64")
         elif kind == "status":
@@ -1696,7 +1823,7 @@ def normalise(
         empty = np.logical_and.reduce([h.isna().to_numpy() for h in have])
         src_target = next((t for t in group if t in by_target), group[0])
         col = by_target.get(src_target, src_target)
-        fail(empty, col, _null_text(n, index), f"missing {group[0]} (required)")
+        fail(empty, col, _null_text(n, index), f"missing {group[0].removesuffix('_cents')} (required)")
 
     # impossible values
     if table == "loans":
@@ -1785,7 +1912,7 @@ def normalise(
     report = QualityReport(
         rows_read=raw.rows_read,
         rows_loaded=len(out),
-        rejected=_concat_issues(issues),
+        rejected=_concat_issues(issues).sort_values("row", kind="stable", ignore_index=True),
         duplicates_removed=duplicates,
         missing=pd.DataFrame(missing_rows, columns=MISSING_COLUMNS),
         warnings=_concat_issues(warns),
@@ -1800,8 +1927,12 @@ def normalise(
 _CASH_PATTERN = "现金|取现|存现|atm|vyber|vklad|cash"
 
 
-def statement_to_edges(frame: pd.DataFrame, *, file: str) -> tuple[pd.DataFrame, QualityReport]:
+def statement_to_edges(
+    frame: pd.DataFrame, *, file: str, columns: dict[str, dict[str, str]] | None = None
+) -> tuple[pd.DataFrame, QualityReport]:
     """(transactions edges, report) from statement postings; a transfer present on both statements becomes one edge.
+
+    `columns` ({file: {target: file column}}) lets rejected postings name the user's own column headers.
 
     Debit on A with counterparty B -> A->B (A's balance becomes balance_after_cents); credit -> B->A. No
     counterparty -> '~cash' when channel/memo says cash, else '~unknown'. A debit A->B and a credit on B from A
@@ -1844,15 +1975,26 @@ def statement_to_edges(frame: pd.DataFrame, *, file: str) -> tuple[pd.DataFrame,
     bad_both = both
     no_amount = (side.isna() | value.isna()).to_numpy(dtype=bool) & ~bad_both
     zero = (value == 0).fillna(False).to_numpy(dtype=bool) & ~no_amount & ~bad_both
-    for mask, reason in (
-        (bad_both, "both a debit and a credit amount on one posting"),
-        (no_amount, "no amount, or no debit/credit direction for it"),
-        (zero, "zero amount"),
+    def shown(mask: np.ndarray) -> pd.Series:
+        # the amounts as the user wrote them (in units), only for the rejected postings
+        out = np.full(n, None, dtype=object)
+        for i in np.flatnonzero(mask):
+            parts = [value.iat[i]] if not _isna(value.iat[i]) else [debit.iat[i], credit.iat[i]]
+            if not all(_isna(x) for x in parts):
+                out[i] = " / ".join("" if _isna(x) else f"{x / 100:.2f}" for x in parts)
+        return pd.Series(out, dtype=object)
+
+    for mask, reason, roles in (
+        (bad_both, "both a debit and a credit amount on one posting", ("debit", "credit")),
+        (no_amount, "no amount, or no debit/credit direction for it", ("amount", "direction", "debit", "credit")),
+        (zero, "zero amount", ("amount", "debit", "credit")),
     ):
         if mask.any():
             for fname in pd.unique(files[mask]):
                 m = mask & (files == fname).to_numpy()
-                issues.append(_issues_from_mask(str(fname), index, m, "amount", value.astype(object), reason))
+                names = (columns or {}).get(str(fname), {})
+                column = " / ".join(names[r] for r in roles if r in names) or "amount"
+                issues.append(_issues_from_mask(str(fname), index, m, column, shown(m), reason))
     keep = ~(bad_both | no_amount | zero)
 
     def text(name: str) -> pa.Array | pa.ChunkedArray:
@@ -1999,19 +2141,30 @@ def load_files(
     mappings, encodings, defaults, sheets = mappings or {}, encodings or {}, defaults or {}, sheets or {}
     if not files:
         raise IngestError("no files were given")
-    names = [name for name, _ in files]
-    if len(set(names)) != len(names):
-        dup = next(n for n in names if names.count(n) > 1)
-        raise IngestError("two files have the same name; rename one", file=dup)
+    unique: dict[str, bytes] = {}
+    repeated: list[str] = []
+    for name, data in files:
+        if name in unique:
+            if unique[name] != data:
+                raise IngestError("two different files have the same name; rename one", file=name)
+            repeated.append(name)  # the same file given twice: read it once
+            continue
+        unique[name] = data
+    files = list(unique.items())
     plan: dict[str, FilePlan] = {}
     parts: dict[str, list[pd.DataFrame]] = {}
     reports: list[QualityReport] = []
     for name, data in files:
-        raw = read_table(data, file=name, encoding=encodings.get(name), sheet=sheets.get(name))
-        table, mapping = mappings.get(name, (None, None))
-        fp = plan_file(raw, table=table, mapping=mapping)
+        try:
+            raw = read_table(data, file=name, encoding=encodings.get(name), sheet=sheets.get(name))
+            table, mapping = mappings.get(name, (None, None))
+            fp = plan_file(raw, table=table, mapping=mapping)
+            frame, rep = normalise(raw, table=fp.table, mapping=fp.mapping, today=today, defaults=defaults.get(name))
+        except IngestError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - input we did not foresee must still name its file, not crash
+            raise IngestError(f"cannot read this file ({type(exc).__name__}: {exc})", file=name) from exc
         plan[name] = fp
-        frame, rep = normalise(raw, table=fp.table, mapping=fp.mapping, today=today, defaults=defaults.get(name))
         reports.append(rep)
         parts.setdefault(fp.table, []).append(frame.assign(_file=name, _row=np.asarray(frame.index, dtype=np.int64)))
 
@@ -2025,7 +2178,8 @@ def load_files(
             st = st.loc[~dup].reset_index(drop=True)
         else:
             duplicates_st = 0
-        edges, rep = statement_to_edges(st, file=str(st["file"].iloc[0]) if len(st) else "")
+        columns = {name: {t: c for c, t in fp.mapping.items()} for name, fp in plan.items() if fp.table == "statements"}
+        edges, rep = statement_to_edges(st, file=str(st["file"].iloc[0]) if len(st) else "", columns=columns)
         rep.rows_read = 0  # already counted by the statements' own reports
         rep.duplicates_removed += duplicates_st
         reports.append(rep)
@@ -2065,6 +2219,7 @@ def load_files(
             merged["seq"] = pd.array(np.arange(len(merged)), dtype="Int64")
         frames[table] = merged.drop(columns=["_file", "_row"])
     report = combine_reports(*reports)
+    report.notes.extend(f"{name} was given more than once and was read once" for name in dict.fromkeys(repeated))
     report.duplicates_removed += duplicates
     if extra_rejects:
         report.rejected = _concat_issues([report.rejected, *extra_rejects])

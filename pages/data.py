@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import ingest, pipeline, presets, store
-from analysis.errors import LoanFlowError
+from analysis.errors import IngestError, LoanFlowError
 from analysis.schema import REQUIRED, TABLES
 from pages.common import ui
 
@@ -34,7 +34,17 @@ if flash:
 @st.cache_data(show_spinner=False, max_entries=32)
 def _read(_data: bytes, sha: str, name: str, encoding: str | None) -> ingest.RawTable:
     # keyed by the content hash: the bytes themselves are not hashed on every rerun
-    return ingest.read_table(_data, file=name, encoding=encoding)
+    try:
+        return ingest.read_table(_data, file=name, encoding=encoding)
+    except LoanFlowError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a file nobody foresaw gets a message naming it, not a traceback
+        raise IngestError(f"cannot read this file ({type(error).__name__}: {error})", file=name) from error
+
+
+def _sid(upload: dict) -> str:
+    """Return the widget-key id of an upload: two files with the same bytes but different names get their own."""
+    return hashlib.sha256(f"{upload['name']}\0{upload['sha']}".encode()).hexdigest()[:12]
 
 
 def _delimiter_text(delimiter: str | None) -> str:
@@ -58,7 +68,9 @@ def show_report(report: ingest.QualityReport) -> None:
     cols[1].metric(ui.t("data.report.rows_loaded"), f"{report.rows_loaded:,}", border=True)
     cols[2].metric(ui.t("data.report.rejected"), f"{report.rows_rejected:,}", border=True)
     cols[3].metric(ui.t("data.report.duplicates"), f"{report.duplicates_removed:,}", border=True)
-    st.caption(report.summary_text())
+    st.caption(ui.plain(report.summary_text()))
+    for note in report.notes:
+        st.caption(ui.plain(note))
     if len(report.rejected):
         st.markdown(f"**{ui.t('data.report.rejected_rows')}**")
         st.dataframe(report.rejected, hide_index=True, height=min(400, 40 + 35 * len(report.rejected)))
@@ -79,12 +91,13 @@ tab_upload, tab_presets, tab_datasets = st.tabs(
 # --- upload -----------------------------------------------------------------------------------------
 with tab_upload:
     with st.form("upload_form"):
-        uploaded = st.file_uploader(ui.t("data.upload.files"), type=["csv", "tsv", "txt", "xlsx"],
+        uploaded = st.file_uploader(ui.t("data.upload.files"), type=["csv", "tsv", "txt", "xlsx", "xls"],
                                     accept_multiple_files=True, help=ui.t("data.upload.help"), key="data_files")
         read_clicked = st.form_submit_button(ui.t("data.upload.read"), type="primary", icon="📥")
     if read_clicked:
-        state["uploads"] = [{"name": f.name, "data": f.getvalue(), "sha": hashlib.sha256(f.getvalue()).hexdigest()}
-                            for f in (uploaded or [])]
+        # the same file picked twice is read once; identical bytes under two names stay two entries
+        picked = {(f.name, hashlib.sha256(f.getvalue()).hexdigest()): f for f in (uploaded or [])}
+        state["uploads"] = [{"name": name, "data": f.getvalue(), "sha": sha} for (name, sha), f in picked.items()]
     uploads = state["uploads"]
     if not uploads:
         st.info(ui.t("data.upload.none"))
@@ -92,12 +105,12 @@ with tab_upload:
     plans: dict[str, tuple[str, dict[str, str]]] = {}  # file name -> (table, mapping), files not skipped
     encodings: dict[str, str] = {}
     for up in uploads:
-        name, sha, sid = up["name"], up["sha"], up["sha"][:12]
-        with st.expander(f"📄 {name}", expanded=True):
+        name, sha, sid = up["name"], up["sha"], _sid(up)
+        with st.expander(f"📄 {ui.plain(name)}", expanded=True):
             try:
                 detected = _read(up["data"], sha, name, None)
             except LoanFlowError as error:
-                st.error(str(error))
+                ui.show_error(error)
                 continue
             options = list(dict.fromkeys([detected.encoding, *detected.encoding_candidates, *COMMON_ENCODINGS]))
             guessed = ingest.guess_table(list(detected.frame.columns))
@@ -111,7 +124,7 @@ with tab_upload:
             try:
                 raw = detected if encoding == detected.encoding else _read(up["data"], sha, name, encoding)
             except LoanFlowError as error:
-                st.error(str(error))
+                ui.show_error(error)
                 continue
             if raw.sheet is not None:
                 top[1].text_input(ui.t("data.file.sheet"), raw.sheet, disabled=True, key=f"data_sheet_{sid}")
@@ -163,7 +176,7 @@ with tab_upload:
                 except LoanFlowError as error:
                     ui.show_error(error)
                 else:
-                    st.success(ui.t("data.presets.saved", name=preset_name.strip()))
+                    st.success(ui.t("data.presets.saved", name=ui.plain(preset_name.strip())))
                     saved = store.load_mapping_presets(path=ctx.db)
         with right:
             if saved:
@@ -177,18 +190,18 @@ with tab_upload:
                             columns = list(_read(up["data"], up["sha"], up["name"], None).frame.columns)
                         except LoanFlowError:
                             continue
-                        current_table = state.get(f"data_table_{up['sha'][:12]}") or None
+                        current_table = state.get(f"data_table_{_sid(up)}") or None
                         scores = {tb: sum(c in columns for c in m) for tb, m in spec.items() if tb in TABLE_CHOICES}
                         target = current_table if scores.get(current_table or "", 0) > 0 else \
                             max(scores, key=scores.get, default=None)
                         if target is None or scores.get(target, 0) == 0:
                             continue
-                        state[f"data_table_{up['sha'][:12]}"] = target
+                        state[f"data_table_{_sid(up)}"] = target
                         state["mapping_base"][(up["sha"], target)] = {c: v for c, v in spec[target].items()
                                                                        if c in columns}
                         applied += 1
                     state["mapping_gen"] += 1
-                    state["data_flash"] = ("success", ui.t("data.presets.applied", name=preset, n=applied))
+                    state["data_flash"] = ("success", ui.t("data.presets.applied", name=ui.plain(preset), n=applied))
 
                 st.button(ui.t("data.presets.apply"), key="data_preset_apply", on_click=apply_preset, args=(chosen,),
                           icon="📋")
@@ -211,7 +224,7 @@ with tab_upload:
                 st.warning(ui.t("data.load.nothing_mapped"))
             elif previous is not None and previous in set(existing["dataset_id"]):
                 row = existing[existing["dataset_id"] == previous].iloc[0]
-                st.info(ui.t("data.load.already", name=row["name"], version=row["version"]))
+                st.info(ui.t("data.load.already", name=ui.plain(row["name"]), version=row["version"]))
             else:
                 try:
                     with st.spinner(ui.t("data.load.loading", n=len(files))):
@@ -219,11 +232,13 @@ with tab_upload:
                                                                       mappings=plans, encodings=encodings)
                 except LoanFlowError as error:
                     ui.show_error(error)
+                except Exception as error:  # noqa: BLE001 - input nobody foresaw: a message, never a traceback
+                    ui.show_error(LoanFlowError(f"{type(error).__name__}: {error}"))
                 else:
                     state["loaded_tokens"][token] = dataset_id
                     info = store.dataset_info(dataset_id, path=ctx.db)
                     state["data_report"] = report
-                    state["data_flash"] = ("success", ui.t("data.load.done", name=info["name"],
+                    state["data_flash"] = ("success", ui.t("data.load.done", name=ui.plain(info["name"]),
                                                            version=info["version"]))
                     ui.set_dataset(dataset_id)
                     st.rerun()  # the sidebar picker is drawn before this page: redraw it with the new version
@@ -249,7 +264,7 @@ with tab_presets:
                 existing = ui.datasets(ctx.db)
                 if previous is not None and previous in set(existing["dataset_id"]):
                     row = existing[existing["dataset_id"] == previous].iloc[0]
-                    st.info(ui.t("data.load.already", name=row["name"], version=row["version"]))
+                    st.info(ui.t("data.load.already", name=ui.plain(row["name"]), version=row["version"]))
                     continue
                 try:
                     with st.spinner(ui.t("data.preset.loading", name=preset)):
@@ -295,7 +310,7 @@ with tab_datasets:
                 except LoanFlowError as error:
                     ui.show_error(error)
                 else:
-                    state["data_flash"] = ("success", ui.t("data.datasets.renamed", name=new_name.strip()))
+                    state["data_flash"] = ("success", ui.t("data.datasets.renamed", name=ui.plain(new_name.strip())))
                     st.rerun()
         with right:
             sure = st.checkbox(ui.t("data.datasets.confirm"), key=f"data_confirm_{picked}")

@@ -116,3 +116,53 @@ def test_argument_errors_exit_2(argv, tmp_path):
     with pytest.raises(SystemExit) as exc:
         main([*argv, "--db", str(tmp_path / "x.db")])
     assert exc.value.code == 2
+
+
+# --------------------------------------------------------------------------------------------- hostile input
+def test_a_20_digit_amount_is_a_rejected_row_not_a_traceback(tmp_path, capsys):
+    db = tmp_path / "x.db"
+    txns = tmp_path / "transactions.csv"
+    txns.write_text(TXNS_CSV + "T3,2024-01-04 09:00,C,D,12345678901234567890\n", encoding="utf-8")
+    assert main(["load", "--db", str(db), "--name", "b", str(txns)]) == 0
+    out = capsys.readouterr().out
+    assert "loaded 2" in out and "not an amount" in out
+    assert store.table_counts(store.resolve_dataset("b", path=db), path=db)["transactions"] == 2
+
+
+def test_two_files_with_the_same_name_in_different_folders_both_load(tmp_path):
+    db = tmp_path / "x.db"
+    for month, txn in (("jan", "T1"), ("feb", "T2")):
+        (tmp_path / month).mkdir()
+        (tmp_path / month / "tx.csv").write_text(f"txn_id,ts,from_account,to_account,amount\n{txn},2024-01-02,A,B,1\n",
+                                                 encoding="utf-8")
+    assert main(["load", "--db", str(db), "--name", "b", str(tmp_path / "jan/tx.csv"), str(tmp_path / "feb/tx.csv")]) == 0
+    frame = store.load_frame(store.resolve_dataset("b", path=db), "transactions", path=db)
+    assert sorted(frame["txn_id"]) == ["T1", "T2"]
+
+
+def test_the_same_path_twice_is_read_once(tmp_path, capsys):
+    db = tmp_path / "x.db"
+    _, txns = _write(tmp_path)
+    assert main(["load", "--db", str(db), "--name", "b", str(txns), str(txns)]) == 0
+    assert "note: transactions.csv was given more than once and was read once" in capsys.readouterr().out
+    assert store.table_counts(store.resolve_dataset("b", path=db), path=db)["transactions"] == 2
+
+
+def test_a_folder_instead_of_a_file_exits_2(tmp_path, capsys):
+    assert main(["load", "--db", str(tmp_path / "x.db"), "--name", "b", str(tmp_path)]) == 2
+    assert "a folder, not a file" in capsys.readouterr().err
+
+
+def test_an_unexpected_failure_is_a_message_not_a_traceback(tmp_path, capsys, monkeypatch):
+    from analysis import pipeline
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(pipeline, "load_into_store", boom)
+    monkeypatch.delenv("LOANFLOW_DEBUG", raising=False)
+    _, txns = _write(tmp_path)
+    assert main(["load", "--db", str(tmp_path / "x.db"), "--name", "b", str(txns)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: unexpected RuntimeError: disk on fire")
+    assert "Traceback" not in err

@@ -600,3 +600,172 @@ def test_user_mapping_overrides_the_guess():
     result = load_files([("m.csv", text.encode())], mappings={"m.csv": ("transactions", mapping)}, today=TODAY)
     assert rows(result.frames["transactions"], "from_account", "to_account", "amount_cents") == [("A", "B", 700)]
     assert result.plan["m.csv"].mapping == mapping
+
+
+# --------------------------------------------------------------------------------------------- hostile input
+TX_HEADER = "txn_id,ts,from_account,to_account,amount\n"
+
+
+def test_a_20_digit_amount_is_rejected_not_a_crash():
+    data = TX_HEADER + "T1,2023-01-01,A,B,12345678901234567890\nT2,2023-01-02,A,B,1E+20\nT3,2023-01-03,A,B,5.00\n"
+    result = load_files([("t.csv", data.encode())], today=TODAY)
+    assert result.frames["transactions"]["amount_cents"].tolist() == [500]
+    assert rows(result.report.rejected, "row", "column", "reason") == [
+        (2, "amount", "not an amount: cannot read the number"),
+        (3, "amount", "not an amount: cannot read the number"),
+    ]
+
+
+def test_huge_or_infinite_numbers_are_rejected_not_a_crash():
+    loans = (
+        "loan_id,account_id,principal,disbursed_at,dpd\n"
+        "L1,A,100,2023-01-01,99999999999999999999\nL2,A,100,2023-01-01,inf\nL3,A,100,2023-01-01,12\n"
+    )
+    result = load_files([("loans.csv", loans.encode())], today=TODAY)
+    assert result.frames["loans"]["dpd"].tolist() == [12]
+    assert rows(result.report.rejected, "row", "column", "reason") == [
+        (2, "dpd", "not a whole number (or too large)"),
+        (3, "dpd", "not a whole number (or too large)"),
+    ]
+    rel = load_files([("rel.csv", b"src_id,dst_id,share\nA,B,inf\nA,C,50%\n")], today=TODAY)
+    assert rel.frames["relations"]["share"].tolist() == [0.5]
+    assert rows(rel.report.rejected, "row", "column", "reason") == [(2, "share", "not a number")]
+
+
+def test_an_unclosed_quote_rejects_only_its_own_line():
+    data = TX_HEADER + 'T1,2023-01-01,A,B,10.00\nT2,2023-01-02,"B,C,5.00\nT3,2023-01-03,C,D,1.00\nT4,2023-01-04,D,E,2.00\n'
+    result = load_files([("q.csv", data.encode())], today=TODAY)
+    assert result.frames["transactions"]["txn_id"].tolist() == ["T1", "T3", "T4"]
+    assert (result.report.rows_read, result.report.rows_loaded) == (4, 3)
+    assert rows(result.report.rejected, "row", "value", "reason") == [
+        (3, 'T2,2023-01-02,"B,C,5.00', "a field opens a quote that is never closed on this line")]
+
+
+def test_a_legit_multi_line_field_keeps_the_row_numbers_after_it():
+    data = 'txn_id,ts,from_account,to_account,memo\nT1,2023-01-01,A,B,"two\nlines"\nT2,2023-01-02,B,C,x,y\nT3,2023-01-03,C,D,ok\n'
+    raw = read_table(data.encode(), file="m.csv")
+    assert list(raw.frame.index) == [2, 5]
+    assert raw.frame.loc[2, "memo"] == "two\nlines"
+    assert rows(raw.rejected, "row", "reason") == [(4, "row has 6 fields but the header has 5")]
+
+
+def test_padded_title_lines_and_a_total_line_of_a_bank_export():
+    # Excel pads every line to the table's width; the header is line 4, data lines 5-6, the total line 7
+    text = "账户明细查询,,,,,,,\n账号：6222000011,,,,,,,\n,,,,,,,\n" + STATEMENT_ZH + "合计,,,1250.00,,,,\n"
+    result = load_files([("明细.csv", text.encode("gbk"))], today=TODAY)
+    assert result.plan["明细.csv"].table == "statements"
+    assert result.frames["transactions"]["amount_cents"].tolist() == [100000, 25000]
+    assert rows(result.report.rejected, "row", "value", "reason") == [(7, "合计", "a total/summary line, not a data row")]
+
+
+def test_a_customer_called_total_is_not_a_total_line():
+    data = "name,customer_id,phone\nTotal Oil Ltd,C1,13800000000\nTotal,,\n"
+    result = load_files([("c.csv", data.encode())], today=TODAY)
+    assert result.frames["customers"]["customer_id"].tolist() == ["C1"]
+    assert rows(result.report.rejected, "row", "reason") == [(3, "a total/summary line, not a data row")]
+
+
+def test_blank_lines_padded_with_delimiters_are_skipped():
+    data = TX_HEADER + "T1,2023-01-01,A,B,1\n,,,,\nT2,2023-01-02,A,B,2\n,,,,\n"
+    result = load_files([("p.csv", data.encode())], today=TODAY)
+    assert result.frames["transactions"]["txn_id"].tolist() == ["T1", "T2"]
+    assert (result.report.rows_read, result.report.rows_rejected) == (2, 0)
+
+
+def test_a_utf8_bom_in_front_of_gbk_text():
+    raw = read_table(b"\xef\xbb\xbf" + STATEMENT_ZH.encode("gbk"), file="bom.csv")
+    assert raw.encoding == "gbk"
+    assert list(raw.frame.columns)[:2] == ["交易日期", "账号"]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom(codec):
+    raw = read_table(STATEMENT_ZH.encode(codec), file="u.csv")
+    assert raw.encoding == codec
+    assert raw.frame.loc[3, "对方户名"] == "李四"
+
+
+def test_dos_end_of_file_mark_is_ignored():
+    result = load_files([("d.csv", (TX_HEADER + "T1,2023-01-01,A,B,1\n\x1a").encode())], today=TODAY)
+    assert result.frames["transactions"]["txn_id"].tolist() == ["T1"]
+    assert result.report.rows_rejected == 0
+
+
+@pytest.mark.parametrize(
+    "data,reason",
+    [
+        (bytes(range(1, 256)) * 20, "binary file"),
+        (b"<html><body><table><tr><td>txn_id</td></tr></table></body></html>", "web page or XML file"),
+        (b'<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"/>', "web page or XML file"),
+    ],
+    ids=["binary-without-zero-bytes", "html-as-xls", "xml-spreadsheet-2003"],
+)
+def test_more_unusable_files_are_named(data, reason):
+    with pytest.raises(IngestError) as err:
+        load_files([("f.xls", data)], today=TODAY)
+    assert err.value.file == "f.xls"
+    assert reason in err.value.reason
+
+
+def test_a_zip_that_is_not_a_workbook_says_so():
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("transactions.csv", EDGES)
+    with pytest.raises(IngestError) as err:
+        read_table(buf.getvalue(), file="t.csv")
+    assert "ZIP archive" in err.value.reason
+
+
+def test_a_loans_file_without_principal_names_the_missing_column():
+    data = "loan_id,customer_id,account_id,disbursed_at,status\nL1,C1,A,2023-01-01,overdue\n"
+    assert guess_table(["loan_id", "customer_id", "account_id", "disbursed_at", "status"]) == "loans"
+    with pytest.raises(IngestError) as err:
+        load_files([("loans.csv", data.encode())], today=TODAY)
+    assert (err.value.file, err.value.column) == ("loans.csv", "principal")
+
+
+def test_an_edge_list_without_a_receiver_names_to_account():
+    with pytest.raises(IngestError) as err:
+        load_files([("t.csv", b"txn_id,ts,from_account,amount\nT1,2023-01-01,A,10.00\n")], today=TODAY)
+    assert (err.value.file, err.value.column) == ("t.csv", "to_account")
+
+
+def test_the_same_file_twice_in_one_load_is_read_once():
+    result = load_files([("a.csv", EDGES.encode()), ("a.csv", EDGES.encode())], today=TODAY)
+    assert len(result.frames["transactions"]) == 2
+    assert result.report.rows_read == 2
+    assert result.report.notes == ["a.csv was given more than once and was read once"]
+    with pytest.raises(IngestError) as err:
+        load_files([("a.csv", EDGES.encode()), ("a.csv", TX_HEADER.encode() + b"T9,2023-01-01,A,B,1\n")], today=TODAY)
+    assert "two different files have the same name" in err.value.reason
+
+
+def test_a_posting_with_both_debit_and_credit_names_the_users_columns():
+    data = "交易日期,账号,借方发生额,贷方发生额,对方账号\n2023-01-01,A1,10.00,20.00,B1\n2023-01-02,A1,5.00,,B1\n"
+    result = load_files([("s.csv", data.encode())], today=TODAY)
+    assert result.frames["transactions"]["amount_cents"].tolist() == [500]
+    assert rows(result.report.rejected, "row", "column", "value", "reason") == [
+        (2, "借方发生额 / 贷方发生额", "10.00 / 20.00", "both a debit and a credit amount on one posting")]
+
+
+def test_a_huge_rejected_cell_is_cut_in_the_report():
+    data = TX_HEADER + "T1,2023-01-01,A,B," + "9" * 1_000_000 + "x\n"
+    result = load_files([("h.csv", data.encode())], today=TODAY)
+    value = result.report.rejected["value"].iloc[0]
+    assert value == "9" * 200 + "… (1,000,001 characters)"
+
+
+def test_an_unforeseen_failure_still_names_the_file(monkeypatch):
+    import analysis.ingest as ingest
+
+    def boom(*args, **kwargs):
+        raise OverflowError("something nobody foresaw")
+
+    monkeypatch.setattr(ingest, "normalise", boom)
+    with pytest.raises(IngestError) as err:
+        load_files([("x.csv", EDGES.encode())], today=TODAY)
+    assert err.value.file == "x.csv"
+    assert "OverflowError: something nobody foresaw" in err.value.reason

@@ -7,6 +7,7 @@ sidebar was already drawn by the frame; when a page is opened by a deep link bef
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -296,6 +297,15 @@ def start_page() -> PageContext:
     return PageContext(db=db, dataset_id=current_dataset(db), lang=lang())
 
 
+_MARKDOWN = re.compile(r"([\\`*_\[\]$<>~|])")
+
+
+def plain(text: object) -> str:
+    """Return text with markdown syntax escaped: a header or name from a file such as ![x](http://…) shows as typed
+    (and makes no request), `$x$` is not LaTeX."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
+
 def show_error(error: BaseException) -> None:
-    """Show a domain error as an st.error message (never a traceback)."""
-    st.error(t("common.error", error=error))
+    """Show a domain error as an st.error message (never a traceback); text from the data is shown literally."""
+    st.error(t("common.error", error=plain(error)))
