@@ -288,7 +288,6 @@ class _Ledger:
     # per event (global position)
     send: list
     recv: list
-    s_idx: list
     r_idx: list
     debit: list
     credit: list
@@ -339,10 +338,8 @@ def _build_ledger(
     starts = np.searchsorted(ae_acct, np.arange(n_acct), side="left")
     ends = np.searchsorted(ae_acct, np.arange(n_acct), side="right")
 
-    s_idx = np.full(n, -1, dtype=np.int64)
     r_idx = np.empty(n, dtype=np.int64)
     ci = np.arange(m)
-    s_idx[ae_pos[ae_is_send]] = ci[ae_is_send]
     r_idx[ae_pos[~ae_is_send]] = ci[~ae_is_send]
 
     # vectorised running balances for accounts without statements
@@ -408,7 +405,7 @@ def _build_ledger(
 
     led = _Ledger(
         n_acct=n_acct, acct_ids=acct_ids,
-        send=frm_o.tolist(), recv=to_o.tolist(), s_idx=s_idx.tolist(), r_idx=r_idx.tolist(),
+        send=frm_o.tolist(), recv=to_o.tolist(), r_idx=r_idx.tolist(),
         debit=deb_o.tolist(), credit=cre_o.tolist(), ev_row=row[order], ev_ts=ts[order],
         ev_cur=cur[order], ev_rcur=rcur[order], ev_convertible=conv[order],
         csr_pos=ae_pos.tolist(), acct_end=ends.tolist(),
@@ -734,12 +731,11 @@ def trace_loans(
     traced = np.flatnonzero(valid & wanted)
     fifo, lifo, prorata = rule == "fifo", rule == "lifo", rule == "pro-rata"
     positional = fifo or lifo
-    send, recv, s_idx, r_idx = led.send, led.recv, led.s_idx, led.r_idx
+    send, recv, r_idx = led.send, led.recv, led.r_idx
     debit_l, credit_l = led.debit, led.credit
     csr_pos, acct_end = led.csr_pos, led.acct_end
     co_after, ci_before, bal_before, bal_after = led.co_after, led.ci_before, led.bal_before, led.bal_after
     bal_after_np, next_debit = led.bal_after_np, led.next_debit
-    n_ev = len(send)
     multi_currency = bool((led.ev_cur >= 0).any() or (led.ev_rcur >= 0).any())
     moves_cache: dict[tuple[int, bool], list | None] = {}
 
@@ -837,6 +833,19 @@ def trace_loans(
             from_b = send[g] in borrower
             cum_x = cum_y = off = 0
             by_hop: dict[int, int] = {}
+            if not positional and len(pieces) > 1:
+                # Under pro-rata/worst-case an account's lots are drawn together, so pieces that arrive by
+                # the same transfer with the same hop and left-flag are one lot. Without this merge the
+                # lots multiply at every hop (one piece per lot per outflow) and a 15-hop trace explodes.
+                merged: dict[tuple[int, bool], list[int]] = {}
+                for p, x, hop, left in pieces:
+                    acc = merged.get((hop, left))
+                    if acc is None:
+                        merged[(hop, left)] = [p, x]
+                    else:
+                        acc[0] += p
+                        acc[1] += x
+                pieces = [(v[0], v[1], k[0], k[1]) for k, v in merged.items()]
             for p, x, hop, left in pieces:
                 if p <= 0:
                     continue
@@ -1052,7 +1061,6 @@ def trace_loans(
     })
     if progress is not None and total == 0:
         progress(0, 0)
-    del n_ev
     return TraceResult(summary=summary, edges=edges, skipped=skipped.reset_index(drop=True))
 
 
