@@ -43,9 +43,9 @@ def run(n_transactions: int, n_overdue_loans: int, workdir: Path) -> dict[str, f
     print(f"LoanFlow benchmark: {n_transactions:,} transactions, {n_overdue_loans:,} overdue loans")
     frames = _timed("generate (synth.scaled)", lambda: synth.scaled(
         n_transactions=n_transactions, n_overdue_loans=n_overdue_loans), rows)
-    frames.pop("ground_truth", None)
     csv_dir = workdir / "csv"
     _timed("write CSVs", lambda: synth.write_demo_csvs(frames, csv_dir), rows)
+    frames.pop("ground_truth", None)
     txn_csv = csv_dir / "transactions.csv"
     print(f"  transactions.csv: {txn_csv.stat().st_size / 1e6:.0f} MB")
 
