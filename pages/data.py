@@ -58,7 +58,8 @@ def _mapped_required(table: str, mapping: dict[str, str]) -> list[str]:
     if table == "statements":
         return [c for c in ("account", "ts") if c not in targets] + (
             [] if targets & {"amount", "amount_cents", "debit", "debit_cents", "credit", "credit_cents"} else ["amount"])
-    return [c for c in required if c not in targets and not (c.endswith("_cents") and c[:-6] in targets)]
+    return [c.removesuffix("_cents") for c in required
+            if c not in targets and not (c.endswith("_cents") and c[:-6] in targets)]
 
 
 def show_report(report: ingest.QualityReport) -> None:
