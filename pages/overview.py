@@ -25,7 +25,7 @@ except LoanFlowError as error:
     ui.show_error(error)
     st.stop()
 
-st.caption(ui.t("overview.caption", name=info["name"], version=info["version"],
+st.caption(ui.t("overview.caption", name=ui.plain(info["name"]), version=info["version"],
                 created=str(info["created_at"]).replace("T", " ")))
 
 by_currency = kpis["by_currency"]

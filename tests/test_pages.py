@@ -126,6 +126,25 @@ def test_the_same_upload_twice_is_imported_once(db):
     assert at.sidebar.selectbox(key="_w_dataset").value == april  # the new version becomes the current one
 
 
+@pytest.mark.parametrize("names", [("loans.csv", "loans.csv"), ("loans.csv", "copy.csv")],
+                         ids=["same-name", "two-names"])
+def test_one_file_picked_twice_in_one_upload_loads_its_rows_once(db, names):
+    # regression: both cases crashed the Data page on a duplicate widget key
+    tiny_dataset(db)
+    csv = b"loan_id,account_id,principal,disbursed_at,status\nL9,A9,100.00,2024-01-01,overdue\n"
+    at = app().run()
+    at.switch_page("pages/data.py").run()
+    at.file_uploader(key="data_files").set_value([(n, csv, "text/csv") for n in names])
+    at.button(key="FormSubmitter:upload_form-" + i18n.EN["data.upload.read"]).click().run()
+    assert not at.exception
+    at.text_input(key="data_dataset_name").set_value("twice")
+    at.button(key="data_load").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    listed = store.list_datasets(db)
+    twice = listed.loc[listed["name"] == "twice", "dataset_id"].item()
+    assert store.load_frame(twice, "loans", path=db)["loan_id"].tolist() == ["L9"]
+
+
 def test_a_bad_file_shows_an_error_naming_it(db):
     tiny_dataset(db)
     at = app().run()
