@@ -2078,6 +2078,38 @@ def statement_to_edges(
     return edges, report
 
 
+def _reconcile_account_keys(frames: dict[str, pd.DataFrame], notes: list[str]) -> None:
+    """Make accounts' and loans' keys match the transactions' when one file named a bank and the others did not.
+
+    An account's key is bank + number where the data has a bank column; but an accounts file often carries
+    the bank's name while the transaction extract of the same bank does not. Keys built from the bank then
+    match nothing, and every classification by owner (related party, other borrower) silently fails. So when
+    the plain numbers match the transactions better than the composed keys, the plain numbers are used.
+    """
+    txns = frames.get("transactions")
+    if txns is None or not len(txns):
+        return
+    seen = set(txns["from_account"].dropna()) | set(txns["to_account"].dropna())
+    accounts = frames.get("accounts")
+    if accounts is not None and len(accounts) and "account_number" in accounts:
+        composed, plain = accounts["account_id"], accounts["account_number"]
+        differs = (composed != plain).fillna(False)
+        if differs.any() and plain[differs].isin(seen).sum() > composed[differs].isin(seen).sum():
+            accounts["account_id"] = plain.where(differs, composed)
+            notes.append(f"accounts: {int(differs.sum()):,} account ids were kept without their bank, because "
+                         "the transactions name accounts by number only")
+    loans = frames.get("loans")
+    if loans is not None and len(loans):
+        known = seen | (set(accounts["account_id"].dropna()) if accounts is not None and len(accounts) else set())
+        ids = loans["account_id"]
+        plain = ids.str.split(":", n=1).str[-1]
+        differs = (ids != plain).fillna(False)
+        if differs.any() and plain[differs].isin(known).sum() > ids[differs].isin(known).sum():
+            loans["account_id"] = plain.where(differs, ids)
+            notes.append(f"loans: {int(differs.sum()):,} borrower account ids were kept without their bank, because "
+                         "the transactions name accounts by number only")
+
+
 # --------------------------------------------------------------------------------------------- load_files
 @dataclass(frozen=True)
 class FilePlan:
@@ -2218,7 +2250,9 @@ def load_files(
         if "seq" in merged.columns:
             merged["seq"] = pd.array(np.arange(len(merged)), dtype="Int64")
         frames[table] = merged.drop(columns=["_file", "_row"])
+    _reconcile_account_keys(frames, notes := [])
     report = combine_reports(*reports)
+    report.notes.extend(notes)
     report.notes.extend(f"{name} was given more than once and was read once" for name in dict.fromkeys(repeated))
     report.duplicates_removed += duplicates
     if extra_rejects:

@@ -769,3 +769,22 @@ def test_an_unforeseen_failure_still_names_the_file(monkeypatch):
         load_files([("x.csv", EDGES.encode())], today=TODAY)
     assert err.value.file == "x.csv"
     assert "OverflowError: something nobody foresaw" in err.value.reason
+
+
+def test_account_keys_follow_the_transactions_when_only_the_accounts_file_names_a_bank():
+    # regression: accounts keyed "bank:number" matched no transaction, so related_party was always 0
+    accounts = "account_id,customer_id,bank\n001,C1,示范银行\n002,C2,示范银行\n".encode()
+    loans = "loan_id,account_id,bank,principal,disbursed_at,status\nL1,001,示范银行,100,2024-01-01,overdue\n".encode()
+    txns = b"txn_id,ts,from_account,to_account,amount\nT1,2024-01-02,001,002,50\n"
+    result = load_files([("accounts.csv", accounts), ("loans.csv", loans), ("transactions.csv", txns)])
+    assert result.frames["accounts"]["account_id"].tolist() == ["001", "002"]
+    assert result.frames["loans"]["account_id"].tolist() == ["001"]
+    assert any("without their bank" in n for n in result.report.notes)
+
+
+def test_account_keys_keep_the_bank_when_the_transactions_name_it_too():
+    accounts = b"account_id,customer_id,bank\n001,C1,B1\n001,C2,B2\n"
+    txns = b"txn_id,ts,from_bank,from_account,to_bank,to_account,amount\nT1,2024-01-02,B1,001,B2,001,50\n"
+    result = load_files([("accounts.csv", accounts), ("transactions.csv", txns)])
+    assert result.frames["accounts"]["account_id"].tolist() == ["B1:001", "B2:001"]
+    assert result.frames["transactions"][["from_account", "to_account"]].values.tolist() == [["B1:001", "B2:001"]]
