@@ -99,7 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args)
-    except (LoanFlowError, ValidationError, ValueError, OSError) as exc:
+    except ValidationError as exc:
+        # pydantic's own text links to its website; say which option was wrong, in plain words
+        problems = "; ".join(f"--{'-'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg']}" for e in exc.errors())
+        print(f"error: {problems}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (LoanFlowError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:  # noqa: BLE001 - a user never gets a traceback; LOANFLOW_DEBUG=1 shows it
@@ -180,10 +185,28 @@ def _run(args: argparse.Namespace) -> int:
         run_id = pipeline.run_trace(dataset_id, thresholds, path=db, rates=rates)
         _, summary, edges = store.load_trace_run(run_id, path=db)
         write_trace_csvs(summary, edges, args.out)
-        total = summary["principal_cents"].sum()
-        print(f"traced {len(summary)} loans ({_units(pd.Series([total]))[0]} principal), run {run_id}; "
+        by_currency = summary.groupby(summary["currency"].fillna("?"))["principal_cents"].sum()
+        totals = ", ".join(f"{_units(pd.Series([c]))[0]} {cur}" for cur, c in by_currency.items())
+        print(f"traced {len(summary)} loans ({totals}), run {run_id}; "
               f"wrote {args.out / 'loans.csv'} and {args.out / 'edges.csv'}")
+        for line in trace_warnings(summary, store.load_frame(dataset_id, "transactions", path=db)):
+            print(f"warning: {line}", file=sys.stderr)
     return 0
+
+
+def trace_warnings(summary: pd.DataFrame, transactions: pd.DataFrame) -> list[str]:
+    """Return the plain-language warnings an analyst needs before trusting a trace's figures."""
+    out = []
+    unconverted = summary["unconverted"].fillna(0) > 0
+    if unconverted.any():
+        out.append(f"{int(unconverted.sum())} loans have money in transfers of another currency with no rate "
+                   "(class unconverted); give --rates FILE (currency,rate[,date]) to follow it")
+    idle = (summary["n_edges"].fillna(0) == 0)
+    if len(summary) and idle.mean() >= 0.5 and len(transactions):
+        ts = transactions["ts"].dropna()
+        out.append(f"{int(idle.sum())} of {len(summary)} traced loans have no transfer out of the borrower account "
+                   f"in their window; the transactions cover {str(ts.min())[:10]} to {str(ts.max())[:10]}")
+    return out
 
 
 def write_trace_csvs(summary: pd.DataFrame, edges: pd.DataFrame, out: Path) -> None:

@@ -72,7 +72,12 @@ def trace_dataset(
     frames = {t: store.load_frame(dataset_id, t, path=path)
               for t in ("loans", "transactions", "accounts", "customers", "relations")}
     if frames["loans"].empty:
-        raise StoreError("this dataset has no loans to trace")
+        raise StoreError("this dataset has no loans to trace; load a loans table (loan_id, account_id, principal, "
+                         "disbursed_at, status) into it first")
+    if rates is not None:
+        labels = pd.concat([frames["loans"]["currency"], frames["transactions"]["currency"],
+                            frames["transactions"]["received_currency"]]).dropna().unique()
+        rates = align_rates(rates, labels)
     return tracing.trace_loans(
         frames["loans"], frames["transactions"], accounts=frames["accounts"], customers=frames["customers"],
         relations=frames["relations"], rates=rates, rule=thresholds.trace_rule, max_hops=thresholds.max_hops,
@@ -80,6 +85,21 @@ def trace_dataset(
         all_loans=thresholds.trace_all_loans, restricted_categories=thresholds.restricted_categories,
         progress=progress,
     )
+
+
+def align_rates(rates: pd.DataFrame, labels) -> pd.DataFrame:
+    """Return `rates` plus a copy of each rate under every currency label of the data that means the same
+    currency ('USD' in the rates file, 'US Dollar' in the extract)."""
+    codes = rates["currency"].map(ingest.currency_code)
+    extra = []
+    for label in labels:
+        code = ingest.currency_code(label)
+        if str(label).strip().upper() in set(rates["currency"].astype(str).str.strip().str.upper()):
+            continue
+        match = rates[codes == code]
+        if len(match):
+            extra.append(match.assign(currency=str(label)))
+    return pd.concat([rates, *extra], ignore_index=True) if extra else rates
 
 
 def run_trace(

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import IngestError
-from .ingest import QualityReport, combine_reports, statement_to_edges
+from .ingest import QualityReport, combine_reports, currency_code, statement_to_edges
 from .schema import TABLES
 
 PRESETS: dict[str, str] = {
@@ -62,6 +62,11 @@ def _cents(values: pd.Series) -> pd.Series:
     """Return integer cents from plain decimal text, rounded half away from zero."""
     as_float = pd.to_numeric(values, errors="raise").astype(float)
     return pd.Series(np.sign(as_float) * np.floor(np.abs(as_float) * 100 + 0.5), index=values.index).astype("Int64")
+
+
+def _codes(values: pd.Series) -> pd.Series:
+    """Return ISO currency codes for names such as 'US Dollar' (the same labels generic ingestion gives)."""
+    return values.map({v: currency_code(v) for v in values.dropna().unique()})
 
 
 def _canonical(frame: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -195,9 +200,9 @@ def load_amlworld(directory: Path) -> tuple[dict[str, pd.DataFrame], QualityRepo
         "from_account": raw["from_bank"].str.strip() + ":" + raw["from_acct"].str.strip(),
         "to_account": raw["to_bank"].str.strip() + ":" + raw["to_acct"].str.strip(),
         "amount_cents": _cents(raw["paid"]),
-        "currency": raw["currency"],
+        "currency": _codes(raw["currency"]),
         "received_cents": _cents(raw["received"]),
-        "received_currency": raw["received_currency"],
+        "received_currency": _codes(raw["received_currency"]),
         "channel": raw["format"].map(AMLWORLD_CHANNEL).fillna("transfer"),
         "memo": raw["format"],
     })
@@ -210,7 +215,7 @@ def load_amlworld(directory: Path) -> tuple[dict[str, pd.DataFrame], QualityRepo
             "loan_id": lraw["loan_id"],
             "account_id": lraw["borrower_bank"].str.strip() + ":" + lraw["borrower_account"].str.strip(),
             "principal_cents": _cents(lraw["principal"]),
-            "currency": lraw["currency"],
+            "currency": _codes(lraw["currency"]),
             "disbursed_at": pd.to_datetime(lraw["disbursed_at"], format="%Y/%m/%d %H:%M").dt.strftime(
                 "%Y-%m-%dT%H:%M:%S"),
             "product": lraw.get("typology"),

@@ -249,15 +249,18 @@ with tab_upload:
 
 # --- real-data presets ------------------------------------------------------------------------------
 with tab_presets:
-    if not ui.REAL_DATA.is_dir():
-        st.info(ui.t("data.preset.missing", path=ui.REAL_DATA))
+    state.setdefault("data_real_dir", str(ui.real_data_dir()))
+    typed = st.text_input(ui.t("data.preset.folder"), key="data_real_dir", help=ui.t("data.preset.folder_help"))
+    real_dir = Path(typed.strip()).expanduser() if typed.strip() else ui.real_data_dir()
+    if not real_dir.is_dir():
+        st.info(ui.t("data.preset.missing", path=ui.plain(real_dir)))
     else:
-        st.caption(ui.t("data.preset.caption", path=ui.REAL_DATA))
+        st.caption(ui.t("data.preset.caption", path=ui.plain(real_dir)))
         for preset, description in presets.PRESETS.items():
-            folder = ui.REAL_DATA / presets.PRESET_FOLDERS.get(preset, preset)
+            folder = real_dir / presets.PRESET_FOLDERS.get(preset, preset)
             st.markdown(f"**{preset}** — {description}")
             if not folder.is_dir():
-                st.caption(ui.t("data.preset.absent", path=folder))
+                st.caption(ui.t("data.preset.absent", path=ui.plain(folder)))
                 continue
             if st.button(ui.t("data.preset.load", name=preset), key=f"data_preset_{preset}", icon="🏦"):
                 token = f"preset:{preset}:{folder}"

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from analysis import store
@@ -166,3 +167,40 @@ def test_an_unexpected_failure_is_a_message_not_a_traceback(tmp_path, capsys, mo
     err = capsys.readouterr().err
     assert err.startswith("error: unexpected RuntimeError: disk on fire")
     assert "Traceback" not in err
+
+
+def test_invalid_option_value_is_named_in_plain_words(tmp_path, capsys):
+    db = tmp_path / "cli.db"
+    loans, txns = _write(tmp_path)
+    assert main(["load", "--db", str(db), "--name", "bank", str(loans), str(txns)]) == 0
+    assert main(["trace", "--db", str(db), "--dataset", "bank", "--max-hops", "0", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--max-hops" in err and "http" not in err
+
+
+def test_rates_file_converts_a_transfer_in_another_currency(tmp_path):
+    # The extract says "US Dollar" and "Euro" (stored as USD, EUR); the rates file says USD 7.0, EUR 7.7.
+    # 100.00 USD = 700 base = 90.91 EUR: the Euro transfer of 90.91 carries the whole loan on to B.
+    db = tmp_path / "cli.db"
+    (tmp_path / "loans.csv").write_text("loan_id,account_id,principal,currency,disbursed_at,status\n"
+                                        "L1,A,100.00,US Dollar,2024-01-01,overdue\n", encoding="utf-8")
+    (tmp_path / "transactions.csv").write_text("txn_id,ts,from_account,to_account,amount,currency\n"
+                                               "T1,2024-01-02,A,B,90.91,Euro\n", encoding="utf-8")
+    (tmp_path / "rates.csv").write_text("currency,rate\nUSD,7.0\nEUR,7.7\n", encoding="utf-8")
+    assert main(["load", "--db", str(db), "--name", "fx", str(tmp_path / "loans.csv"),
+                 str(tmp_path / "transactions.csv")]) == 0
+    out = tmp_path / "out"
+    assert main(["trace", "--db", str(db), "--dataset", "fx", "--rates", str(tmp_path / "rates.csv"),
+                 "--out", str(out)]) == 0
+    row = _read_csv(out / "loans.csv")[0]
+    assert row["unconverted"] == "0.00"
+    assert row["left_dataset"] == "100.00"
+
+
+def test_align_rates_copies_a_rate_to_the_data_s_own_currency_label():
+    from analysis.pipeline import align_rates
+
+    rates = pd.DataFrame({"currency": ["USD", "EUR"], "rate": [7.0, 7.7]})
+    aligned = align_rates(rates, ["US Dollar", "Euro", "USD", "Yuan"])
+    assert sorted(zip(aligned["currency"], aligned["rate"])) == [
+        ("EUR", 7.7), ("Euro", 7.7), ("US Dollar", 7.0), ("USD", 7.0)]

@@ -7,6 +7,7 @@ sidebar was already drawn by the frame; when a page is opened by a deep link bef
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from analysis.thresholds import Thresholds
 from . import i18n
 
 REPO = Path(__file__).resolve().parents[2]
-REAL_DATA = REPO.parent / "shared" / "data" / "real"
+REAL_DATA = REPO.parent / "shared" / "data" / "real"  # used when $LOANFLOW_REAL_DATA is not set
 
 PAGES: tuple[tuple[str, str, str], ...] = (
     # (script, title key, emoji icon) — emoji, not :material/: icons, which fetch a favicon from the internet
@@ -83,11 +84,27 @@ def status_label(status: object) -> str:
     return str(status) if text == key else text
 
 
-def account_label(account_id: object) -> str:
-    """Return how an account is shown on screen (the one place a privacy mask will go)."""
+SHORT_ID_CHARS = 6  # a graph node shows the last 6 characters of a long account id
+
+
+def account_label(account_id: object, *, short: bool = False) -> str:
+    """Return how an account is shown on screen (the one place a privacy mask will go).
+
+    `short` gives "…" + the last 6 characters of ids longer than 8, for crowded graph labels.
+    """
     if account_id is None or (not isinstance(account_id, str) and pd.isna(account_id)):
         return ""
-    return str(account_id)
+    text = str(account_id)
+    if short and len(text) > SHORT_ID_CHARS + 2:
+        return "…" + text[-SHORT_ID_CHARS:]
+    return text
+
+
+def rule_label(rule: object) -> str:
+    """Return the display name of a trace rule (the value itself when it has no translation)."""
+    key = f"rule.{rule}"
+    text = t(key)
+    return str(rule) if text == key else text
 
 
 def money(cents: int | float | None, currency: str | None = None) -> str:
@@ -116,6 +133,12 @@ def money_short(cents: int | float | None, currency: str | None = None) -> str:
             text = f"{scaled:,.{decimals}f}{suffix}"
             break
     return f"{text} {currency}" if currency else text
+
+
+def real_data_dir() -> Path:
+    """Return the default real-data folder of the presets: $LOANFLOW_REAL_DATA if set, else <repo>/../shared/data/real."""
+    configured = os.environ.get("LOANFLOW_REAL_DATA", "").strip()
+    return Path(configured).expanduser() if configured else REAL_DATA
 
 
 # --- store, dataset, thresholds ------------------------------------------------------------------
@@ -165,10 +188,14 @@ def thresholds(db: str) -> Thresholds:
 
 
 def set_thresholds(db: str, value: Thresholds) -> None:
-    """Keep `value` for this session and persist it as a new thresholds version when it changed."""
-    previous = thresholds(db)
+    """Keep `value` for this session and persist it as a new thresholds version when it differs from the saved one."""
     st.session_state["thresholds"] = value
-    if value != previous:
+    try:
+        saved = store.load_thresholds(path=db)
+    except LoanFlowError:
+        saved = None
+    # compared with the store, not the session: another session may have saved other values meanwhile
+    if value != saved:
         store.save_thresholds(value, path=db)
 
 
@@ -202,6 +229,30 @@ def dataset_kpis(db: str, dataset_id: str) -> dict[str, Any]:
         "accounts": counts.get("accounts", 0),
         "customers": counts.get("customers", 0),
     }
+
+
+COVERAGE_WARN_SHARE = 0.5  # warn when at least this share of a run's loans has no flow edge
+
+
+def coverage_gap(summary: pd.DataFrame, *, min_share: float = COVERAGE_WARN_SHARE) -> tuple[int, int] | None:
+    """Return (loans without any flow edge, loans traced) of a run summary when that share is >= `min_share`, else None."""
+    total = len(summary)
+    if not total or "n_edges" not in summary.columns:
+        return None
+    without = int((pd.to_numeric(summary["n_edges"], errors="coerce").fillna(0) == 0).sum())
+    return (without, total) if without / total >= min_share else None
+
+
+def coverage_warning(db: str, dataset_id: str, summary: pd.DataFrame) -> str | None:
+    """Return the warning text when most traced loans moved no money, naming the dates the transactions cover."""
+    gap = coverage_gap(summary)
+    if gap is None:
+        return None
+    kpis = dataset_kpis(db, dataset_id)
+    if not kpis["transactions"]:
+        return t("flow.coverage_empty", n=f"{gap[0]:,}", m=f"{gap[1]:,}")
+    return t("flow.coverage", n=f"{gap[0]:,}", m=f"{gap[1]:,}", first=str(kpis["first_ts"])[:10],
+             last=str(kpis["last_ts"])[:10])
 
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=16)
