@@ -130,19 +130,22 @@ GRAPH_WORDS: dict[str, str] = {
 
 
 def loan_path_graph(edges: pd.DataFrame, *, borrower_account: str, label_of: Mapping[str, str] | None = None,
+                    title_of: Mapping[str, str] | None = None,
                     words: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (nodes, edges) frames for one loan's traced flow edges, one edge per from->to pair.
 
-    `label_of` maps account ids to what is shown (masking goes there); `words` overrides GRAPH_WORDS.
+    `label_of` maps account ids to the node labels (masking goes there), `title_of` to the names in tooltips
+    (default: `label_of`, so a short label can keep the full id on hover); `words` overrides GRAPH_WORDS.
     """
     label_of = label_of or {}
+    title_of = title_of if title_of is not None else label_of
     word = {**GRAPH_WORDS, **(words or {})}
     node_cols = list(NODE_COLUMNS)
     edge_cols = list(EDGE_COLUMNS)
     if edges.empty:
         borrower = str(borrower_account)
         return (pd.DataFrame([{"id": borrower, "label": label_of.get(borrower, borrower), "kind": "borrower",
-                               "title": f"{label_of.get(borrower, borrower)}\n{word['borrower']}", "level": 0}],
+                               "title": f"{title_of.get(borrower, borrower)}\n{word['borrower']}", "level": 0}],
                              columns=[*node_cols, "level"]),
                 pd.DataFrame(columns=edge_cols))
     frame = edges.assign(
@@ -165,7 +168,7 @@ def loan_path_graph(edges: pd.DataFrame, *, borrower_account: str, label_of: Map
         "label": [f"{hops(lo, hi)}: {_money(a)}" for lo, hi, a in
                   zip(pairs["hop_min"], pairs["hop_max"], pairs["amount"])],
         "value": (pairs["amount"] / 100).astype(float),
-        "title": [f"{label_of.get(s, s)} -> {label_of.get(d, d)}\n{hops(lo, hi)}\n{_money(a)}\n"
+        "title": [f"{title_of.get(s, s)} -> {title_of.get(d, d)}\n{hops(lo, hi)}\n{_money(a)}\n"
                   f"{word['transfers'].format(n=n)}\n{_text(f)[:16]} .. {_text(la)[:16]}"
                   for s, d, lo, hi, a, n, f, la in zip(pairs["src"], pairs["dst"], pairs["hop_min"], pairs["hop_max"],
                                                        pairs["amount"], pairs["n"], pairs["first"], pairs["last"])],
@@ -189,6 +192,7 @@ def loan_path_graph(edges: pd.DataFrame, *, borrower_account: str, label_of: Map
         label = label_of.get(node, node)
         level = 0 if node == borrower else (-1 if kind == "lender" else int(first_hop.get(node, 1)))
         rows.append({"id": node, "label": label, "kind": kind, "level": level,
-                     "title": f"{label}\n{word.get(kind, kind)}\n{word['in']}: {_money(int(inflow.get(node, 0)))}\n"
+                     "title": f"{title_of.get(node, node)}\n{word.get(kind, kind)}\n"
+                              f"{word['in']}: {_money(int(inflow.get(node, 0)))}\n"
                               f"{word['out']}: {_money(int(outflow.get(node, 0)))}"})
     return pd.DataFrame(rows, columns=[*node_cols, "level"]), out_edges

@@ -25,6 +25,15 @@ if ctx.dataset_id is None:
     st.stop()
 
 current = ui.thresholds(ctx.db)
+try:
+    has_loans = ui.dataset_kpis(ctx.db, ctx.dataset_id)["loans"] > 0
+except LoanFlowError as error:
+    ui.show_error(error)
+    st.stop()
+if not has_loans:
+    # e.g. a transactions-only upload: say so before offering a run that can only fail
+    st.info(ui.t("flow.no_loans"))
+    st.page_link("pages/data.py", label=ui.t("common.go_data"), icon="🗂️")
 fields = Thresholds.model_fields
 
 
@@ -46,7 +55,7 @@ with st.form("trace_params"):
     cols = st.columns([1.2, 1.5, 1, 1])
     rules = list(typing.get_args(TraceRule))
     rule = cols[0].selectbox(ui.t("flow.rule"), rules, index=rules.index(current.trace_rule), help=_help("trace_rule"),
-                             key="flow_rule")
+                             format_func=ui.rule_label, key="flow_rule")
     max_hops = cols[1].slider(ui.t("flow.max_hops"), int(_bound("max_hops", "ge", 1)), int(_bound("max_hops", "le", 30)),
                               int(current.max_hops), help=_help("max_hops"), key="flow_max_hops")
     window_days = cols[2].number_input(ui.t("flow.window_days"), int(_bound("window_days", "ge", 1)),
@@ -56,9 +65,9 @@ with st.form("trace_params"):
                                       format="%.2f", help=_help("min_amount"), key="flow_min_amount")
     all_loans = st.checkbox(ui.t("flow.all_loans"), value=current.trace_all_loans, help=_help("trace_all_loans"),
                             key="flow_all_loans")
-    submitted = st.form_submit_button(ui.t("flow.run"), type="primary", icon="▶️")
+    submitted = st.form_submit_button(ui.t("flow.run"), type="primary", icon="▶️", disabled=not has_loans)
 
-if submitted:
+if submitted and has_loans:
     try:
         chosen = Thresholds.model_validate({**current.model_dump(), "trace_rule": rule, "max_hops": int(max_hops),
                                             "window_days": int(window_days), "min_amount": float(min_amount),
@@ -94,6 +103,8 @@ with st.expander(ui.t("flow.semantics"), icon="📖"):
     st.markdown(getattr(tracing, "SEMANTICS", None) or tracing.__doc__ or "")
 
 # --- which run ---------------------------------------------------------------------------------
+if not has_loans:
+    st.stop()
 runs = ui.trace_runs(ctx.db, ctx.dataset_id)
 if runs.empty:
     st.info(ui.t("flow.no_run"))
@@ -103,7 +114,7 @@ if runs.empty:
 def _run_label(run_id: str) -> str:
     row = runs[runs["run_id"] == run_id].iloc[0]
     p = row["params"]
-    return ui.t("flow.run_label", created=str(row["created_at"]).replace("T", " "), rule=p.get("trace_rule"),
+    return ui.t("flow.run_label", created=str(row["created_at"]).replace("T", " "), rule=ui.rule_label(p.get("trace_rule")),
                 hops=p.get("max_hops"), days=p.get("window_days"), n=int(row["n_loans"]))
 
 
@@ -114,9 +125,12 @@ run_id = st.selectbox(ui.t("flow.runs"), run_ids, index=run_ids.index(preferred)
 st.session_state["flow_run"] = run_id
 params, summary = ui.trace_run(ctx.db, run_id)
 st.caption(ui.t("flow.run_caption", run=run_id, created=str(params.get("created_at", "")).replace("T", " "),
-                rule=params.get("trace_rule"), hops=params.get("max_hops"), days=params.get("window_days"),
-                min=params.get("min_amount"),
+                rule=ui.rule_label(params.get("trace_rule")), hops=params.get("max_hops"),
+                days=params.get("window_days"), min=params.get("min_amount"),
                 scope=ui.t("flow.scope_all") if params.get("trace_all_loans") else ui.t("flow.scope_overdue")))
+coverage = ui.coverage_warning(ctx.db, ctx.dataset_id, summary)
+if coverage:
+    st.warning(coverage, icon="📅")
 skipped = params.get("skipped") or []
 if skipped:
     with st.expander(ui.t("flow.skipped", n=len(skipped)), icon="⚠️"):
@@ -194,7 +208,8 @@ def _graph(db: str, run: str, loan_id: str, borrower: str, max_nodes: int, lang:
     accounts = pd.concat([edges["from_account"], edges["to_account"]]).dropna().astype(str).unique().tolist()
     words = {k: ui.t(f"graph.{k}") for k in graph_html.GRAPH_WORDS}
     nodes, links = graph_html.loan_path_graph(edges, borrower_account=borrower, words=words,
-                                              label_of={a: ui.account_label(a) for a in [*accounts, borrower]})
+                                              label_of={a: ui.account_label(a, short=True) for a in [*accounts, borrower]},
+                                              title_of={a: ui.account_label(a) for a in [*accounts, borrower]})
     html, capped = graph_html.render(nodes, links, height_px=GRAPH_HEIGHT, max_nodes=max_nodes)
     return html, capped, len(nodes)
 
@@ -220,6 +235,7 @@ def loan_graph(db: str, run: str, loans: pd.DataFrame, max_nodes: int, currency:
         st.info(ui.t("flow.capped", n=max_nodes, m=n_nodes))
     st.caption(ui.t("flow.graph_caption"))
     st.iframe(html, height=GRAPH_HEIGHT + 30)
+    st.caption(ui.t("flow.graph_legend"))
     edges = ui.trace_edges(db, run, loan_id)
     if not edges.empty:
         with st.expander(ui.t("flow.edges"), icon="🧾"):

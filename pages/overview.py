@@ -78,7 +78,7 @@ if run_id is None:
 
 params, summary = ui.trace_run(ctx.db, run_id)
 st.caption(ui.t("overview.destinations_caption", run=run_id, created=str(params.get("created_at", "")).replace("T", " "),
-                n=len(summary), rule=params.get("trace_rule"), hops=params.get("max_hops"),
+                n=len(summary), rule=ui.rule_label(params.get("trace_rule")), hops=params.get("max_hops"),
                 days=params.get("window_days")))
 overdue = summary[summary["status"].isin(sorted(OVERDUE_STATUSES))]
 if not overdue.empty:

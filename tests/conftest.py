@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-REAL_DATA = REPO.parent / "shared" / "data" / "real"
+REAL_DATA = Path(os.environ.get("LOANFLOW_REAL_DATA") or REPO.parent / "shared" / "data" / "real")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,7 +51,7 @@ def _clear_streamlit_caches():
     yield
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_data() -> Path:
     """The public real-data folder, read in place; tests using it skip only when it is absent."""
     if not REAL_DATA.is_dir():

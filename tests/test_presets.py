@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pytest
 
@@ -89,11 +88,8 @@ def _single_currency_cycle_loans(folder) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def amlworld_frames():
-    folder = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "amlworld-hi"
-    if not folder.is_dir():
-        pytest.skip(f"{folder} is absent")
-    frames, _, _ = presets.load_preset("amlworld", folder)
+def amlworld_frames(real_data):
+    frames, _, _ = presets.load_preset("amlworld", real_data / "amlworld-hi")
     return frames
 
 
