@@ -27,6 +27,25 @@ CLASS_COLORS: dict[str, str] = dict(zip(DESTINATION_CLASSES, (
 )))
 
 
+# Short amounts on a value axis: 64,000,000 is drawn as 64M (callers pass 万/亿 steps for Chinese).
+COMPACT_UNITS: tuple[tuple[float, str], ...] = ((1e9, "B"), (1e6, "M"), (1e3, "K"))
+LABEL_LIMIT = 260  # px for class and loan labels: "other loan repayment" / "其他贷款还款" must not be cut
+
+
+def compact_label_expr(units: Sequence[tuple[float, str]] = COMPACT_UNITS) -> str:
+    """Return a Vega expression that prints an axis value as a short amount (64M, 6,400万); steps largest first."""
+    expr = "format(datum.value, ',~r')"
+    for size, suffix in sorted(units, key=lambda step: step[0]):
+        expr = (f"abs(datum.value) >= {size:g} ? format(datum.value / {size:g}, ',.4~r') + '{suffix}' : "
+                f"{expr}")
+    return expr
+
+
+def _amount_axis(title: str, units: Sequence[tuple[float, str]]) -> alt.Axis:
+    # labelFlush keeps the first and last tick labels inside the plot: the last one was clipped at the edge
+    return alt.Axis(title=title, labelExpr=compact_label_expr(units), labelFlush=True, labelOverlap=True)
+
+
 def _class_scale(classes: Sequence[str], labels: Mapping[str, str]) -> alt.Scale:
     present = [c for c in DESTINATION_CLASSES if c in set(classes)] + [c for c in classes if c not in CLASS_COLORS]
     present = list(dict.fromkeys(present))
@@ -45,18 +64,20 @@ def class_totals(summary: pd.DataFrame, *, classes: Sequence[str] = DESTINATION_
 
 
 def destination_chart(by_class: pd.DataFrame, *, labels: Mapping[str, str] | None = None,
-                      amount_title: str = "amount", share_title: str = "share",
-                      class_title: str = "destination") -> alt.Chart:
+                      amount_title: str = "amount", share_title: str = "share", class_title: str = "destination",
+                      units: Sequence[tuple[float, str]] = COMPACT_UNITS) -> alt.Chart:
     """Return a horizontal bar chart of money per destination class (columns destination, amount, share)."""
     labels = dict(labels or {})
     data = by_class[by_class["amount"] > 0].copy() if len(by_class) else by_class.copy()
     data["label"] = [labels.get(c, c) for c in data["destination"]]
     data["text"] = [f"{s:.1%}" for s in data["share"]]
     order = [labels.get(c, c) for c in DESTINATION_CLASSES if c in set(data["destination"])]
-    y = alt.Y("label:N", sort=order, title=class_title)
+    y = alt.Y("label:N", sort=order, title=class_title, axis=alt.Axis(labelLimit=LABEL_LIMIT))
     base = alt.Chart(data).encode(y=y)
+    # 12% headroom past the longest bar for its share label
+    top = float(data["amount"].max()) * 1.12 if len(data) else 1.0
     bars = base.mark_bar().encode(
-        x=alt.X("amount:Q", title=amount_title, axis=alt.Axis(format=",.0f")),
+        x=alt.X("amount:Q", axis=_amount_axis(amount_title, units), scale=alt.Scale(domain=[0, top])),
         color=alt.Color("label:N", scale=_class_scale(list(data["destination"]), labels), legend=None),
         tooltip=[alt.Tooltip("label:N", title=class_title), alt.Tooltip("amount:Q", title=amount_title, format=",.2f"),
                  alt.Tooltip("share:Q", title=share_title, format=".1%")],
@@ -66,7 +87,8 @@ def destination_chart(by_class: pd.DataFrame, *, labels: Mapping[str, str] | Non
 
 
 def loans_chart(per_loan: pd.DataFrame, *, labels: Mapping[str, str] | None = None, max_loans: int = 25,
-                amount_title: str = "amount", loan_title: str = "loan", class_title: str = "destination") -> alt.Chart:
+                amount_title: str = "amount", loan_title: str = "loan", class_title: str = "destination",
+                units: Sequence[tuple[float, str]] = COMPACT_UNITS) -> alt.Chart:
     """Return stacked horizontal bars, one per loan (largest first), split by destination class.
 
     `per_loan` has loan_id and one column per destination class in currency units.
@@ -79,13 +101,16 @@ def loans_chart(per_loan: pd.DataFrame, *, labels: Mapping[str, str] | None = No
     long["label"] = [labels.get(c, c) for c in long["destination"]]
     long["order"] = [DESTINATION_CLASSES.index(c) for c in long["destination"]]
     return alt.Chart(long).mark_bar().encode(
-        y=alt.Y("loan_id:N", sort=top["loan_id"].astype(str).tolist(), title=loan_title),
-        x=alt.X("sum(amount):Q", title=amount_title, stack="zero", axis=alt.Axis(format=",.0f")),
-        color=alt.Color("label:N", scale=_class_scale(list(long["destination"]), labels), title=class_title),
+        # every loan gets its label: a 22 px row fits one, and Vega must not drop "overlapping" ones
+        y=alt.Y("loan_id:N", sort=top["loan_id"].astype(str).tolist(), title=loan_title,
+                axis=alt.Axis(labelOverlap=False, labelLimit=LABEL_LIMIT)),
+        x=alt.X("sum(amount):Q", stack="zero", axis=_amount_axis(amount_title, units)),
+        color=alt.Color("label:N", scale=_class_scale(list(long["destination"]), labels), title=class_title,
+                        legend=alt.Legend(labelLimit=LABEL_LIMIT)),
         order=alt.Order("order:Q"),
         tooltip=[alt.Tooltip("loan_id:N", title=loan_title), alt.Tooltip("label:N", title=class_title),
                  alt.Tooltip("amount:Q", title=amount_title, format=",.2f")],
-    ).properties(height=alt.Step(18))
+    ).properties(height=alt.Step(22))
 
 
 def sankey_chart(flows: pd.DataFrame, *, labels: Mapping[str, str] | None = None, height: int = 360,

@@ -114,7 +114,8 @@ if runs.empty:
 def _run_label(run_id: str) -> str:
     row = runs[runs["run_id"] == run_id].iloc[0]
     p = row["params"]
-    return ui.t("flow.run_label", created=str(row["created_at"]).replace("T", " "), rule=ui.rule_label(p.get("trace_rule")),
+    return ui.t("flow.run_label", created=str(row["created_at"]).replace("T", " "),
+                rule=ui.rule_label(p.get("trace_rule")),
                 hops=p.get("max_hops"), days=p.get("window_days"), n=int(row["n_loans"]))
 
 
@@ -179,7 +180,8 @@ if flows["amount"].sum() > 0:
     with st.expander(ui.t("flow.by_loan"), icon="📊"):
         st.altair_chart(charts.loans_chart(units.rename(columns={"principal_cents": "principal"}), labels=labels,
                                            amount_title=ui.t("common.amount"), loan_title=ui.t("common.loan"),
-                                           class_title=ui.t("common.destination")), width="stretch")
+                                           class_title=ui.t("common.destination"), units=ui.compact_units()),
+                        width="stretch")
 
 st.subheader(ui.t("flow.table"))
 st.caption(ui.t("flow.table_caption"))

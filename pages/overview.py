@@ -93,5 +93,6 @@ if totals["amount"].sum() <= 0:
 else:
     labels = {c: ui.class_label(c) for c in DESTINATION_CLASSES}
     chart = charts.destination_chart(totals, labels=labels, amount_title=ui.t("common.amount"),
-                                     share_title=ui.t("common.share"), class_title=ui.t("common.destination"))
+                                     share_title=ui.t("common.share"), class_title=ui.t("common.destination"),
+                                     units=ui.compact_units())
     st.altair_chart(chart, width="stretch")

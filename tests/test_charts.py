@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import altair as alt
 import pandas as pd
+import pytest
 
 from analysis import charts
 
@@ -78,3 +79,29 @@ def test_sankey_bands_start_at_source_and_end_at_destination():
 def test_sankey_with_no_money_is_an_empty_chart():
     chart = charts.sankey_chart(pd.DataFrame({"source": ["a"], "destination": ["not_moved"], "amount": [0.0]}))
     assert isinstance(chart, alt.LayerChart)
+
+
+def test_compact_label_expr_nests_the_steps_largest_first():
+    assert charts.compact_label_expr(((1e3, "K"),)) == (
+        "abs(datum.value) >= 1000 ? format(datum.value / 1000, ',.4~r') + 'K' : format(datum.value, ',~r')")
+    assert charts.compact_label_expr(((1e4, "万"), (1e8, "亿"))) == (
+        "abs(datum.value) >= 1e+08 ? format(datum.value / 1e+08, ',.4~r') + '亿' : "
+        "abs(datum.value) >= 10000 ? format(datum.value / 10000, ',.4~r') + '万' : format(datum.value, ',~r')")
+
+
+def test_destination_chart_axes_leave_room_for_labels():
+    spec = charts.destination_chart(charts.class_totals(summary()), units=((1e4, "万"),)).to_dict()
+    bars = spec["layer"][0]["encoding"]
+    assert bars["y"]["axis"]["labelLimit"] == 260  # long class names are not cut at the default 180 px
+    axis = bars["x"]["axis"]
+    assert axis["labelFlush"] is True  # the last tick label stays inside the chart
+    assert "'万'" in axis["labelExpr"]
+    # the largest class, left_dataset 1,200.00, plus 12% for its share label
+    assert bars["x"]["scale"]["domain"] == [0, pytest.approx(1344.0)]
+
+
+def test_loans_chart_labels_every_loan():
+    units = summary().assign(not_moved=[100.0, 0.0], back_to_borrower=[0.0, 200.0], left_dataset=[900.0, 300.0])
+    spec = charts.loans_chart(units).to_dict()
+    assert spec["encoding"]["y"]["axis"]["labelOverlap"] is False
+    assert spec["height"] == {"step": 22}

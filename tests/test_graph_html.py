@@ -135,3 +135,27 @@ def test_loan_path_graph_without_edges_is_just_the_borrower():
 def test_render_rejects_frames_without_the_columns():
     with pytest.raises(ValueError, match="missing columns"):
         graph_html.render(pd.DataFrame({"id": ["a"]}), edges([]))
+
+
+def test_loan_path_graph_short_labels_keep_the_full_id_in_tooltips():
+    trace_edges = pd.DataFrame({
+        "loan_id": ["L1"], "hop": [1], "txn_id": ["t1"], "from_account": ["1202652136210228628"],
+        "to_account": ["3100243668316981174"], "ts": ["2024-01-02T10:00:00"], "amount_cents": [250000],
+        "channel": ["transfer"],
+    })
+    graph_nodes, graph_edges = graph_html.loan_path_graph(
+        trace_edges, borrower_account="1202652136210228628",
+        label_of={"1202652136210228628": "…228628", "3100243668316981174": "…981174"},
+        title_of={"1202652136210228628": "1202652136210228628", "3100243668316981174": "3100243668316981174"})
+    assert graph_nodes["label"].tolist() == ["…228628", "…981174"]
+    assert graph_nodes["title"].tolist() == [
+        "1202652136210228628\nborrower\nin: 0.00\nout: 2,500.00",
+        "3100243668316981174\nend of the traced path\nin: 2,500.00\nout: 0.00"]
+    assert graph_edges.loc[0, "title"].startswith("1202652136210228628 -> 3100243668316981174\nhop 1\n2,500.00\n")
+
+
+def test_loan_path_graph_tooltips_follow_the_labels_by_default():
+    empty = pd.DataFrame(columns=["loan_id", "hop", "txn_id", "from_account", "to_account", "ts", "amount_cents",
+                                  "channel"])
+    graph_nodes, _ = graph_html.loan_path_graph(empty, borrower_account="B", label_of={"B": "masked"})
+    assert graph_nodes[["label", "title"]].values.tolist() == [["masked", "masked\nborrower"]]

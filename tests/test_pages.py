@@ -9,9 +9,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from analysis import store
+from analysis import pipeline, store
 from analysis.thresholds import Thresholds
-from pages.common import i18n
+from pages.common import i18n, ui
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app.py"
@@ -209,3 +209,125 @@ def test_deleting_a_dataset_needs_confirmation(db):
     at.button(key="data_delete").click().run()
     assert not at.exception
     assert store.list_datasets(db).empty
+
+
+def test_the_real_data_folder_comes_from_the_environment_and_can_be_edited(db, tmp_path, monkeypatch):
+    tiny_dataset(db)
+    absent = tmp_path / "nowhere"
+    monkeypatch.setenv("LOANFLOW_REAL_DATA", str(absent))
+    at = app().run()
+    at.switch_page("pages/data.py").run()
+    assert at.text_input(key="data_real_dir").value == str(absent)
+    assert i18n.EN["data.preset.missing"].format(path=ui.plain(absent)) in texts(at.info), texts(at.info)
+    assert not at.exception and not at.error, texts(at.error)
+    real = tmp_path / "real"
+    (real / "berka").mkdir(parents=True)  # amlworld-hi/ is absent
+    at.text_input(key="data_real_dir").set_value(str(real)).run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert not any("does not exist" in s for s in texts(at.info))
+    assert at.button(key="data_preset_berka").label == i18n.EN["data.preset.load"].format(name="berka")
+    assert not any(b.key == "data_preset_amlworld" for b in at.button)
+    # the path is shown literally (markdown-escaped: the tmp path has underscores)
+    assert any(ui.plain(real / "amlworld-hi") in s for s in texts(at.caption)), texts(at.caption)
+
+
+def test_without_the_variable_the_folder_is_next_to_the_repo(monkeypatch):
+    monkeypatch.delenv("LOANFLOW_REAL_DATA", raising=False)
+    assert ui.real_data_dir() == REPO.parent / "shared" / "data" / "real"
+    monkeypatch.setenv("LOANFLOW_REAL_DATA", "/data/mine")
+    assert ui.real_data_dir() == Path("/data/mine")
+
+
+def test_fund_flow_on_a_dataset_without_loans_explains_instead_of_running(db):
+    store.save_dataset({"transactions": pd.DataFrame({
+        "txn_id": ["T1"], "seq": [1], "ts": ["2024-01-02T10:00:00"], "from_account": ["A1"], "to_account": ["B1"],
+        "amount_cents": [5000], "currency": ["CNY"], "channel": ["transfer"]})}, name="txns only", path=db)
+    at = app().run()
+    at.switch_page("pages/fund_flow.py").run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert i18n.EN["flow.no_loans"] in texts(at.info)
+    assert not any(i18n.EN["flow.no_run"] in s for s in texts(at.info))  # no "press Run trace" advice
+    assert at.button(key="FormSubmitter:trace_params-" + i18n.EN["flow.run"]).disabled
+
+
+def test_a_run_whose_loans_mostly_moved_nothing_warns_about_the_transaction_dates(db):
+    # L1 pays out (tiny dataset); L2 is disbursed in 2025 into A2, after the last transaction (2024-01-13):
+    # 1 of 2 loans without any edge = 50%, the warning threshold
+    frames = {
+        "accounts": pd.DataFrame({"account_id": ["A1", "A2", *[f"B{i:02d}" for i in range(1, 13)]]}),
+        "loans": pd.DataFrame({"loan_id": ["L1", "L2"], "account_id": ["A1", "A2"], "principal_cents": [100000, 50000],
+                               "currency": ["CNY", "CNY"],
+                               "disbursed_at": ["2024-01-01T09:00:00", "2025-03-01T09:00:00"],
+                               "status": ["overdue", "overdue"]}),
+        "transactions": pd.DataFrame({
+            "txn_id": [f"T{i:02d}" for i in range(1, 13)], "seq": list(range(1, 13)),
+            "ts": [f"2024-01-{i + 1:02d}T10:00:00" for i in range(1, 13)], "from_account": ["A1"] * 12,
+            "to_account": [f"B{i:02d}" for i in range(1, 13)], "amount_cents": [5000] * 12, "currency": ["CNY"] * 12,
+            "channel": ["transfer"] * 12}),
+    }
+    store.save_dataset(frames, name="gap", path=db)
+    at = app().run()
+    at.switch_page("pages/fund_flow.py").run()
+    assert not at.warning
+    at.button(key="FormSubmitter:trace_params-" + i18n.EN["flow.run"]).click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert texts(at.warning) == [
+        "1 of 2 traced loans have no transfer out of the borrower account in their window; the transactions cover "
+        "2024-01-02 – 2024-01-13. Load transactions that cover the loans' disbursement dates."]
+
+
+def test_the_tiny_run_has_no_coverage_warning(db):
+    tiny_dataset(db)
+    at = app().run()
+    at.switch_page("pages/fund_flow.py").run()
+    at.button(key="FormSubmitter:trace_params-" + i18n.EN["flow.run"]).click().run()
+    assert not at.exception and not at.warning, texts(at.warning)
+
+
+def test_coverage_gap_counts_loans_without_edges():
+    assert ui.coverage_gap(pd.DataFrame({"n_edges": [0, 0, 3]})) == (2, 3)
+    assert ui.coverage_gap(pd.DataFrame({"n_edges": [0, 3, 3]})) is None  # 1 of 3 < 50%
+    assert ui.coverage_gap(pd.DataFrame({"n_edges": [0, 3]})) == (1, 2)
+    assert ui.coverage_gap(pd.DataFrame({"n_edges": []})) is None
+
+
+def test_long_account_ids_are_shortened_only_on_request():
+    assert ui.account_label("1202652136210228628", short=True) == "…228628"
+    assert ui.account_label("1202652136210228628") == "1202652136210228628"
+    assert ui.account_label("LNL000165", short=True) == "LNL000165"  # 9 characters: not long
+    assert ui.account_label("123456789012", short=True) == "123456789012"  # 12: the longest kept whole
+    assert ui.account_label(None, short=True) == ""
+
+
+def test_rule_names_are_translated_but_the_values_stay(db):
+    tiny_dataset(db)
+    at = app().run()
+    at.sidebar.radio(key="_w_lang").set_value("zh").run()
+    at.switch_page("pages/fund_flow.py").run()
+    rule = at.selectbox(key="flow_rule")
+    assert rule.options == ["先进先出", "后进先出", "按比例", "最不利（贷款资金优先）"]
+    assert rule.value == "fifo"
+    rule.select_index(3)  # (set_value would format the value outside the session: in English)
+    at.button(key="FormSubmitter:trace_params-" + i18n.ZH["flow.run"]).click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert store.load_thresholds(path=db).trace_rule == "worst-case"
+
+
+def test_a_new_session_starts_from_the_saved_thresholds_not_the_last_run(db):
+    dataset_id = tiny_dataset(db)
+    store.save_thresholds(Thresholds(trace_rule="lifo", max_hops=3, window_days=30), path=db)
+    # a later run with other parameters (as the CLI makes) does not change the saved thresholds
+    pipeline.run_trace(dataset_id, Thresholds(trace_rule="pro-rata", max_hops=7, window_days=60), path=db)
+    at = app().run()
+    at.switch_page("pages/fund_flow.py").run()
+    assert at.selectbox(key="flow_rule").value == "lifo"
+    assert at.slider(key="flow_max_hops").value == 3
+    assert at.number_input(key="flow_window_days").value == 30
+    at.slider(key="flow_max_hops").set_value(5)
+    at.button(key="FormSubmitter:trace_params-" + i18n.EN["flow.run"]).click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    saved = store.load_thresholds(path=db)
+    assert (saved.trace_rule, saved.max_hops, saved.window_days) == ("lifo", 5, 30)
+    fresh = app().run()
+    fresh.switch_page("pages/fund_flow.py").run()
+    assert fresh.slider(key="flow_max_hops").value == 5

@@ -85,17 +85,18 @@ def status_label(status: object) -> str:
 
 
 SHORT_ID_CHARS = 6  # a graph node shows the last 6 characters of a long account id
+LONG_ID_CHARS = 12  # ids longer than this are long (19-digit card numbers); LNL000165 stays whole
 
 
 def account_label(account_id: object, *, short: bool = False) -> str:
     """Return how an account is shown on screen (the one place a privacy mask will go).
 
-    `short` gives "…" + the last 6 characters of ids longer than 8, for crowded graph labels.
+    `short` gives "…" + the last 6 characters of ids longer than 12, for crowded graph labels.
     """
     if account_id is None or (not isinstance(account_id, str) and pd.isna(account_id)):
         return ""
     text = str(account_id)
-    if short and len(text) > SHORT_ID_CHARS + 2:
+    if short and len(text) > LONG_ID_CHARS:
         return "…" + text[-SHORT_ID_CHARS:]
     return text
 
@@ -115,17 +116,18 @@ def money(cents: int | float | None, currency: str | None = None) -> str:
     return f"{text} {currency}" if currency else text
 
 
+def compact_units() -> tuple[tuple[float, str], ...]:
+    """Return the (size, suffix) steps of short amounts in the session's language, largest first."""
+    return ((1e8, "亿"), (1e4, "万")) if lang() == "zh" else ((1e9, "B"), (1e6, "M"), (1e3, "K"))
+
+
 def money_short(cents: int | float | None, currency: str | None = None) -> str:
     """Return an amount short enough for a KPI tile: 30.54M (en) or 3,054.31万 (zh)."""
     if cents is None or pd.isna(cents):
         return "–"
     units = int(cents) / 100
-    if lang() == "zh":
-        steps = ((1e8, "亿"), (1e4, "万"))
-    else:
-        steps = ((1e9, "B"), (1e6, "M"), (1e3, "K"))
     text = f"{units:,.2f}"
-    for size, suffix in steps:
+    for size, suffix in compact_units():
         if abs(units) >= size:
             scaled = units / size
             # at most ~4 significant digits: a KPI tile is narrow
@@ -136,7 +138,7 @@ def money_short(cents: int | float | None, currency: str | None = None) -> str:
 
 
 def real_data_dir() -> Path:
-    """Return the default real-data folder of the presets: $LOANFLOW_REAL_DATA if set, else <repo>/../shared/data/real."""
+    """Return the default real-data folder of the presets: $LOANFLOW_REAL_DATA, else <repo>/../shared/data/real."""
     configured = os.environ.get("LOANFLOW_REAL_DATA", "").strip()
     return Path(configured).expanduser() if configured else REAL_DATA
 
@@ -235,7 +237,7 @@ COVERAGE_WARN_SHARE = 0.5  # warn when at least this share of a run's loans has 
 
 
 def coverage_gap(summary: pd.DataFrame, *, min_share: float = COVERAGE_WARN_SHARE) -> tuple[int, int] | None:
-    """Return (loans without any flow edge, loans traced) of a run summary when that share is >= `min_share`, else None."""
+    """Return (loans without any flow edge, loans traced) of a run summary if that share is >= `min_share`, else None."""
     total = len(summary)
     if not total or "n_edges" not in summary.columns:
         return None
