@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analysis import pipeline, store
@@ -20,12 +19,9 @@ TIMEOUT = 120  # the demo load on an empty store takes a few seconds on 2 cores
 
 
 @pytest.fixture
-def db(tmp_path, monkeypatch) -> Path:
-    """An empty store file for this test; cached reads of earlier tests are dropped."""
-    path = tmp_path / "loanflow.db"
-    monkeypatch.setenv("LOANFLOW_DB", str(path))
-    st.cache_data.clear()
-    return path
+def db(db_path) -> Path:
+    """An empty store file for this test (conftest's db_path: $LOANFLOW_DB set, caches cleared)."""
+    return db_path
 
 
 def tiny_dataset(db: Path) -> str:
