@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import TraceError
+from analysis.ingest import CASH_ACCOUNT, UNKNOWN_ACCOUNT
 from analysis.schema import DESTINATION_CLASSES, OVERDUE_STATUSES
 from analysis.thresholds import DEFAULT_RESTRICTED_CATEGORIES
 
@@ -60,7 +61,10 @@ How a loan's money is traced (every figure can be re-derived by hand from these 
    currency, rate to base, optional date: the latest rate on or before the day, else the earliest -
    the ledger works in base-currency cents and the tag is converted instead); the tagged part of
    one transfer is below `min_amount` (`dropped`); the part arrives at hop `max_hops` (it stays
-   where it is and is classified by that account). No flow edge is written for a stopped part.
+   where it is and is classified by that account); the part arrives at the placeholder counterparty
+   `~cash` or `~unknown` (one name for many unseen parties: what such a placeholder pays out later is
+   other people's money, so the part stays there and is classified there). No flow edge is written
+   for an unconverted or dropped part; a part stopped at hop `max_hops` or at a placeholder has its edge.
 6. At the end of the window every tagged cent is in one class, the first that matches for the
    account X holding it and the transfer T that brought it there: `not_moved` (X is the
    borrower's and the money never left), `back_to_borrower` (X is the borrower's, the money left
@@ -87,6 +91,10 @@ EDGE_COLUMNS: tuple[str, ...] = (
 _REQUIRED_LOANS = ("loan_id", "account_id", "principal_cents", "disbursed_at")
 _REQUIRED_TXNS = ("ts", "from_account", "to_account", "amount_cents")
 _DAY = 86_400
+# one amount's bound: far above any real amount (ingest caps at 1e17), and sums of a few still fit int64
+_MAX_CENTS = 2**62
+# placeholders ingest writes for a missing counterparty; each pools many real parties
+_POOLED = frozenset({CASH_ACCOUNT, UNKNOWN_ACCOUNT})
 
 # channel codes used by classification
 _CH_OTHER, _CH_REPAY, _CH_CASH, _CH_XB = 0, 1, 2, 3
@@ -155,9 +163,13 @@ def _seconds(s: pd.Series) -> np.ndarray:
 
 
 def _int_cents(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(int64 values, valid mask) of a money column."""
+    """(int64 values, valid mask) of a money column; a value beyond +-2**62 cents (or not finite) is not valid."""
     v = pd.to_numeric(s, errors="coerce")
+    if v.dtype == object:  # Python ints past int64
+        v = pd.to_numeric(v.map(lambda x: x if isinstance(x, int) and abs(x) < _MAX_CENTS else np.nan), errors="coerce")
     ok = v.notna().to_numpy()
+    if v.dtype.kind in "fiu":
+        ok = ok & (np.abs(v.to_numpy(dtype="float64", na_value=0.0)) < _MAX_CENTS)
     arr = np.zeros(len(v), dtype=np.int64)
     arr[ok] = np.rint(v.to_numpy(dtype="float64", na_value=0.0)[ok]).astype(np.int64) if v.dtype.kind == "f" else v.to_numpy(dtype="int64", na_value=0)[ok]
     return arr, ok
@@ -335,6 +347,10 @@ def _build_ledger(
     ae_acct, ae_pos, ae_deb, ae_cre = ae_acct[o], ae_pos[o], ae_deb[o], ae_cre[o]
     ae_stmt, ae_stmt_ok, ae_is_send = ae_stmt[o], ae_stmt_ok[o], ae_is_send[o]
     m = len(ae_acct)
+    vol = np.bincount(ae_acct, weights=ae_deb.astype("float64") + ae_cre.astype("float64"), minlength=n_acct)
+    if len(vol) and vol.max() >= _MAX_CENTS:
+        # an account whose running totals pass int64 (a hub over years in a small-unit currency): Python ints
+        ae_deb, ae_cre, ae_stmt = ae_deb.astype(object), ae_cre.astype(object), ae_stmt.astype(object)
     starts = np.searchsorted(ae_acct, np.arange(n_acct), side="left")
     ends = np.searchsorted(ae_acct, np.arange(n_acct), side="right")
 
@@ -345,7 +361,7 @@ def _build_ledger(
     # vectorised running balances for accounts without statements
     def grouped_cumsum(x: np.ndarray) -> np.ndarray:
         c = np.cumsum(x)
-        base = np.zeros(n_acct, dtype=np.int64)
+        base = np.zeros(n_acct, dtype=x.dtype)
         nz = starts < ends
         base[nz] = c[starts[nz]] - x[starts[nz]]
         return c - base[ae_acct]
@@ -353,7 +369,7 @@ def _build_ledger(
     cum_deb = grouped_cumsum(ae_deb)  # after
     cum_cre = grouped_cumsum(ae_cre)  # after
     c_after = cum_cre - cum_deb
-    minc = np.zeros(n_acct, dtype=np.int64)
+    minc = np.zeros(n_acct, dtype=c_after.dtype)
     np.minimum.at(minc, ae_acct, c_after)
     opening = -minc  # >= 0 because minc starts at 0
     co_before = cum_deb - ae_deb
@@ -546,8 +562,10 @@ def trace_loans(
     _validate(rule, max_hops, window_days, min_amount_cents)
     _require(loans, _REQUIRED_LOANS, "loans")
     _require(transactions, _REQUIRED_TXNS, "transactions")
-    if not all_loans and "status" not in loans.columns:
-        raise TraceError("loans have no status column, so overdue loans cannot be picked; trace all loans instead")
+    if not all_loans and _col(loans, "status") is None and len(loans):
+        # an empty result would read as "no overdue loans"; say that the status is what is missing
+        raise TraceError("loans have no status column (or every status is empty), so overdue loans cannot be picked; "
+                         "trace all loans instead")
     for name, df, cols in (("accounts", accounts, ("account_id",)), ("customers", customers, ("customer_id",)),
                            ("relations", relations, ("src_id", "dst_id"))):
         if df is not None:
@@ -566,6 +584,8 @@ def trace_loans(
     l_status = _lower_text(_col(loans, "status"), nl)
     l_status_raw = loans["status"].astype(object).where(loans["status"].notna(), None).to_numpy() if "status" in loans.columns else np.full(nl, None, dtype=object)
     l_prin, l_prin_ok = _int_cents(loans["principal_cents"])
+    big_prin = pd.to_numeric(loans["principal_cents"], errors="coerce").map(
+        lambda x: not pd.isna(x) and abs(x) >= _MAX_CENTS).to_numpy(dtype=bool)
     l_ts = _seconds(loans["disbursed_at"]) if nl else np.array([], dtype="datetime64[s]")
     reasons: list[str | None] = []
     for i in range(nl):
@@ -573,8 +593,12 @@ def trace_loans(
             reasons.append("no loan id")
         elif l_acct[i] is None:
             reasons.append("no borrower account")
+        elif l_acct[i] in _POOLED:
+            reasons.append(f"borrower account is the placeholder {l_acct[i]!r} (many unseen parties), not an account")
         elif pd.isna(l_ts[i]):
             reasons.append("no valid disbursement time")
+        elif not l_prin_ok[i] and big_prin[i]:
+            reasons.append("principal too large to be an amount in cents")
         elif not l_prin_ok[i] or l_prin[i] <= 0:
             reasons.append("principal missing or not positive")
         else:
@@ -640,6 +664,13 @@ def trace_loans(
     if rate_tab is not None:
         r_deb = rate_tab.lookup(_obj(tx["cur"]), t_ts)
         r_cre = rate_tab.lookup(_obj(tx["rcur"]), t_ts)
+        for amounts_, rates_, labels_ in ((t_amt, r_deb, tx["cur"]), (t_rec, r_cre, tx["rcur"]),
+                                          (l_prin, rate_tab.lookup(l_cur, l_ts_i), pd.Series(l_cur))):
+            conv_ = np.abs(amounts_ * np.nan_to_num(rates_, nan=1.0))
+            if len(conv_) and conv_.max() >= _MAX_CENTS:
+                k_ = int(np.argmax(conv_))
+                raise TraceError(f"an amount of {amounts_[k_]} cents {labels_.iloc[k_]} at rate {rates_[k_]} is too large "
+                                 "in the base currency (beyond 2**62 cents); check the rates table")
         deb = np.where(np.isnan(r_deb), t_amt, np.rint(t_amt * np.nan_to_num(r_deb, nan=1.0))).astype(np.int64)
         cre = np.where(np.isnan(r_cre), t_rec, np.rint(t_rec * np.nan_to_num(r_cre, nan=1.0))).astype(np.int64)
         stm = np.where(np.isnan(r_deb), t_stmt, np.rint(t_stmt * np.nan_to_num(r_deb, nan=1.0))).astype(np.int64)
@@ -705,7 +736,8 @@ def trace_loans(
     want_custs = [c for c in l_cust[valid & wanted].tolist() if c is not None]
     cust_accounts: dict[str, list[int]] = defaultdict(list)
     for a_ in np.flatnonzero(cust_s.isin(want_custs).to_numpy(dtype=bool)).tolist():
-        cust_accounts[acct_cust[a_]].append(a_)
+        if acct_ids[a_] not in _POOLED:  # an accounts file naming an owner for '~cash' must not make cash "own money"
+            cust_accounts[acct_cust[a_]].append(a_)
     loan_custs = [c for c in l_cust[vl].tolist() if c is not None]
     acct_has_loan = np.zeros(n_acct, dtype=bool)
     acct_has_loan[lacct_c[vl]] = True
@@ -726,6 +758,7 @@ def trace_loans(
     t_cp_foreign = (cp.notna() & (cp != home)).to_numpy(dtype=bool, na_value=False) if home else np.zeros(nt, dtype=bool)
     t_mc_restr = tx["mcat"].isin(list(restricted)).to_numpy(dtype=bool, na_value=False)
     ev_row = led.ev_row
+    pooled = [a in _POOLED for a in acct_ids.tolist()]
 
     # ---- per-loan tracing
     traced = np.flatnonzero(valid & wanted)
@@ -785,7 +818,7 @@ def trace_loans(
 
         def place(y: int, kr: int, xy: int, p: int, hop: int, left: bool, g: int, off: int) -> None:
             """A tagged piece lands at account y (credit CSR index kr); schedule when it can next move."""
-            if hop >= max_hops or xy <= 0:
+            if hop >= max_hops or xy <= 0 or pooled[y]:
                 final.append((y, p, left, g))
                 return
             if positional:

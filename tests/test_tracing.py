@@ -379,6 +379,106 @@ def test_semantics_text_is_the_contract():
         assert word in SEMANTICS
 
 
+# ------------------------------------------------------------------ unusual data (regressions)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_cash_placeholder_is_a_sink(rule):
+    # '~cash' pools every cash desk: the later deposit into B is someone else's cash, not the loan's
+    tx = txns(("t1", day(2), "A", "~cash", 1000, {"channel": "cash"}),
+              ("t2", day(3), "~cash", "B", 1000, {"channel": "cash"}), ("t3", day(4), "B", "X", 1000))
+    res = trace_loans(loans_frame(), tx, rule=rule)
+    assert classes(res) == {"cash_out": 1000}
+    assert edges(res) == [(1, "t1", "A", "~cash", 1000)]
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_unknown_placeholder_is_a_sink_and_no_false_return(rule):
+    # a credit "from an unknown counterparty" is not the loan coming back
+    tx = txns(("t1", day(2), "A", "~unknown", 1000), ("t2", day(3), "~unknown", "A", 1000))
+    res = trace_loans(loans_frame(), tx, rule=rule)
+    assert classes(res) == {"left_dataset": 1000}
+    assert int(res.summary.ever_back_to_borrower.iloc[0]) == 0
+
+
+def test_placeholder_borrower_account_is_skipped():
+    loans = loans_frame({}, {"loan_id": "L2", "account_id": "~cash"})
+    res = trace_loans(loans, txns(("t1", day(2), "~cash", "B", 5)))
+    assert list(res.summary.loan_id) == ["L1"]
+    assert res.skipped.loan_id.tolist() == ["L2"]
+    assert "placeholder" in res.skipped.reason.iloc[0]
+
+
+def test_every_status_empty_is_an_error_unless_all_loans():
+    loans = loans_frame({"status": None})
+    with pytest.raises(TraceError, match="status"):
+        trace_loans(loans, txns(("t1", day(2), "A", "B", 10)))
+    res = trace_loans(loans, txns(("t1", day(2), "A", "B", 10)), all_loans=True)
+    assert classes(res) == {"not_moved": 990, "left_dataset": 10}
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_null_fields_in_transactions_are_ignored(rule):
+    tx = pd.DataFrame({
+        "txn_id": ["t1", "t2", "t3", "t4", "t5"],
+        "ts": [day(2), None, day(3), day(3), day(4)],
+        "from_account": ["A", "A", None, "A", "B"],
+        "to_account": ["B", "B", "B", None, "C"],
+        "amount_cents": pd.array([300, 100, 100, 100, None], dtype="Int64"),
+        "currency": ["CNY", "", None, " ", "cny"],
+    })
+    res = trace_loans(loans_frame(), tx, rule=rule)
+    # only t1 is a usable transfer; B then sends nothing
+    assert classes(res) == {"not_moved": 700, "left_dataset": 300}
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_one_cent_loan(rule):
+    res = trace_loans(loans_frame({"principal_cents": 1}), txns(("t1", day(2), "A", "B", 1)), rule=rule)
+    assert classes(res) == {"left_dataset": 1}
+
+
+@pytest.mark.parametrize("rule, expected", [
+    ("fifo", {"left_dataset": 1000}),  # B's oldest money is the loan's 1000
+    ("lifo", {"remaining": 1000}),  # the newest 10**17 leaves first
+    ("pro-rata", {"left_dataset": 10, "remaining": 990}),  # round(10**17 * 1000 / (10**19 + 1000)) = 10
+    ("worst-case", {"left_dataset": 1000}),
+])
+def test_account_totals_beyond_int64(rule, expected):
+    big = 10**17  # the largest amount ingest accepts; 100 of them pass int64 in B's running totals
+    rows = [("t0", day(2), "A", "B", 1000)]
+    rows += [(f"x{i}", day(3, f"00:{i // 60:02d}:{i % 60:02d}"), f"X{i}", "B", big) for i in range(100)]
+    rows += [("t9", day(4), "B", "C", big)]
+    res = trace_loans(loans_frame(), txns(*rows), rule=rule)
+    assert classes(res) == expected
+
+
+def test_too_large_amounts_are_clear():
+    res = trace_loans(loans_frame({"principal_cents": 2**63 + 5}), txns(("t1", day(2), "A", "B", 1)))
+    assert res.skipped.values.tolist() == [["L1", "principal too large to be an amount in cents"]]
+    rates = pd.DataFrame({"currency": ["USD", "VND"], "rate": [25_000.0, 1.0]})
+    loans = loans_frame({"principal_cents": 10**17, "currency": "USD"})
+    with pytest.raises(TraceError, match="too large"):
+        trace_loans(loans, txns(("t1", day(2), "A", "B", 10**17, {"currency": "USD"})), rates=rates)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_ping_pong_ten_thousand_times_in_one_minute(rule):
+    n = 10_000
+    tx = pd.DataFrame({
+        "txn_id": [f"p{i}" for i in range(n)],
+        "ts": [f"2024-01-02T00:00:{i * 60 // n:02d}" for i in range(n)],
+        "from_account": ["A" if i % 2 == 0 else "B" for i in range(n)],
+        "to_account": ["B" if i % 2 == 0 else "A" for i in range(n)],
+        "amount_cents": 1000,
+    })
+    res = trace_loans(loans_frame(), tx, rule=rule, max_hops=30)
+    # hop 30 is even, so the money stops in A after its 30th transfer
+    assert classes(res) == {"back_to_borrower": 1000}
+    s = res.summary.iloc[0]
+    assert (int(s.max_hop_reached), int(s.n_edges), int(s.ever_back_to_borrower)) == (30, 30, 1000)
+
+
 # ------------------------------------------------------------------ property: conservation
 
 
