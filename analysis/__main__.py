@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import ValidationError
 
-from . import pipeline, presets, store, synth
+from . import pipeline, presets, store, synth, tracing
 from .errors import LoanFlowError
 from .schema import DESTINATION_CLASSES
 from .thresholds import Thresholds
@@ -185,8 +185,8 @@ def _run(args: argparse.Namespace) -> int:
         run_id = pipeline.run_trace(dataset_id, thresholds, path=db, rates=rates)
         _, summary, edges = store.load_trace_run(run_id, path=db)
         write_trace_csvs(summary, edges, args.out)
-        by_currency = summary.groupby(summary["currency"].fillna("?"))["principal_cents"].sum()
-        totals = ", ".join(f"{_units(pd.Series([c]))[0]} {cur}" for cur, c in by_currency.items())
+        by_currency = summary.groupby(summary["currency"].fillna(""))["principal_cents"].sum()
+        totals = ", ".join(f"{_units(pd.Series([c]))[0]} {cur}".strip() for cur, c in by_currency.items())
         print(f"traced {len(summary)} loans ({totals}), run {run_id}; "
               f"wrote {args.out / 'loans.csv'} and {args.out / 'edges.csv'}")
         for line in trace_warnings(summary, store.load_frame(dataset_id, "transactions", path=db)):
@@ -201,11 +201,11 @@ def trace_warnings(summary: pd.DataFrame, transactions: pd.DataFrame) -> list[st
     if unconverted.any():
         out.append(f"{int(unconverted.sum())} loans have money in transfers of another currency with no rate "
                    "(class unconverted); give --rates FILE (currency,rate[,date]) to follow it")
-    idle = (summary["n_edges"].fillna(0) == 0)
-    if len(summary) and idle.mean() >= 0.5 and len(transactions):
+    gap = tracing.coverage_gap(summary)
+    if gap and len(transactions):
         ts = transactions["ts"].dropna()
-        out.append(f"{int(idle.sum())} of {len(summary)} traced loans have no transfer out of the borrower account "
-                   f"in their window; the transactions cover {str(ts.min())[:10]} to {str(ts.max())[:10]}")
+        out.append(f"{gap[0]} of {gap[1]} traced loans moved no money out of the borrower account in their window; "
+                   f"the transactions cover {str(ts.min())[:10]} to {str(ts.max())[:10]}")
     return out
 
 

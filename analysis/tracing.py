@@ -1113,3 +1113,17 @@ def _next_below(bal_after: list, bal_np: np.ndarray, level: int, lo: int, hi: in
         return hi
     hit = np.flatnonzero(bal_np[k:w] < level)
     return k + int(hit[0]) if len(hit) else hi
+
+
+def coverage_gap(summary: pd.DataFrame, *, min_share: float = 0.5) -> tuple[int, int] | None:
+    """Return (loans whose money never left the borrower, loans traced) when that share is >= `min_share`, else None.
+
+    A run where most loans' money never moved usually means the transactions do not cover the loans'
+    windows (a sample extract, the wrong date range), not that nobody spent the money: say so.
+    """
+    total = len(summary)
+    if not total:
+        return None
+    still = pd.to_numeric(summary["not_moved"], errors="coerce").fillna(0)
+    idle = int((still == pd.to_numeric(summary["principal_cents"], errors="coerce").fillna(0)).sum())
+    return (idle, total) if idle / total >= min_share else None

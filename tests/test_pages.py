@@ -280,13 +280,6 @@ def test_the_tiny_run_has_no_coverage_warning(db):
     assert not at.exception and not at.warning, texts(at.warning)
 
 
-def test_coverage_gap_counts_loans_without_edges():
-    assert ui.coverage_gap(pd.DataFrame({"n_edges": [0, 0, 3]})) == (2, 3)
-    assert ui.coverage_gap(pd.DataFrame({"n_edges": [0, 3, 3]})) is None  # 1 of 3 < 50%
-    assert ui.coverage_gap(pd.DataFrame({"n_edges": [0, 3]})) == (1, 2)
-    assert ui.coverage_gap(pd.DataFrame({"n_edges": []})) is None
-
-
 def test_long_account_ids_are_shortened_only_on_request():
     assert ui.account_label("1202652136210228628", short=True) == "…228628"
     assert ui.account_label("1202652136210228628") == "1202652136210228628"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from analysis.errors import TraceError
 from analysis.schema import DESTINATION_CLASSES
-from analysis.tracing import EDGE_COLUMNS, RULES, SEMANTICS, SUMMARY_COLUMNS, trace_loans
+from analysis.tracing import EDGE_COLUMNS, RULES, SEMANTICS, SUMMARY_COLUMNS, coverage_gap, trace_loans
 
 D1 = "2024-01-01T00:00:00"
 
@@ -680,3 +680,12 @@ def test_agrees_with_naive_ledger(case):
             assert int(res.summary.set_index("loan_id").loc[ln, "ever_back_to_borrower"]) == back
             e = res.edges[res.edges.loan_id == ln]
             assert {(int(r.hop), r.txn_id): int(r.amount_cents) for r in e.itertuples()} == exp_edges[ln], rule
+
+
+def test_coverage_gap_counts_loans_whose_money_never_moved():
+    summary = pd.DataFrame({"principal_cents": [100, 100, 100], "not_moved": [100, 100, 40]})
+    assert coverage_gap(summary) == (2, 3)
+    assert coverage_gap(summary, min_share=0.9) is None
+    # money that moved but was dropped below min_amount did move: not counted
+    assert coverage_gap(pd.DataFrame({"principal_cents": [100, 100], "not_moved": [0, 100]})) == (1, 2)
+    assert coverage_gap(pd.DataFrame({"principal_cents": [], "not_moved": []})) is None

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from analysis import pipeline, store
+from analysis import pipeline, store, tracing
 from analysis.errors import LoanFlowError
 from analysis.schema import OVERDUE_STATUSES
 from analysis.thresholds import Thresholds
@@ -233,21 +233,9 @@ def dataset_kpis(db: str, dataset_id: str) -> dict[str, Any]:
     }
 
 
-COVERAGE_WARN_SHARE = 0.5  # warn when at least this share of a run's loans has no flow edge
-
-
-def coverage_gap(summary: pd.DataFrame, *, min_share: float = COVERAGE_WARN_SHARE) -> tuple[int, int] | None:
-    """Return (loans without any flow edge, loans traced) of a run summary if that share is >= `min_share`, else None."""
-    total = len(summary)
-    if not total or "n_edges" not in summary.columns:
-        return None
-    without = int((pd.to_numeric(summary["n_edges"], errors="coerce").fillna(0) == 0).sum())
-    return (without, total) if without / total >= min_share else None
-
-
 def coverage_warning(db: str, dataset_id: str, summary: pd.DataFrame) -> str | None:
     """Return the warning text when most traced loans moved no money, naming the dates the transactions cover."""
-    gap = coverage_gap(summary)
+    gap = tracing.coverage_gap(summary)
     if gap is None:
         return None
     kpis = dataset_kpis(db, dataset_id)
