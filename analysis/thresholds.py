@@ -36,7 +36,11 @@ class Thresholds(BaseModel):
     min_amount: float = Field(
         0.0,
         ge=0,
-        description="Stop following a traced part smaller than this amount (currency units); it is counted as dropped.",
+        description=(
+            "Stop following a traced part smaller than this amount (currency units); it is counted as dropped. "
+            "Under pro-rata, loan money spreads into every later transfer of a busy account; a minimum keeps "
+            "such traces small and fast."
+        ),
     )
     trace_all_loans: bool = Field(False, description="Trace every loan, not only the overdue ones.")
     restricted_categories: tuple[str, ...] = Field(
