@@ -19,10 +19,7 @@ GRAPH_HEIGHT = 560
 
 ctx = ui.start_page()
 st.title(ui.t("flow.title"))
-if ctx.dataset_id is None:
-    st.info(ui.t("common.no_dataset"))
-    st.page_link("pages/data.py", label=ui.t("common.go_data"), icon="🗂️")
-    st.stop()
+ui.require_dataset(ctx)
 
 current = ui.thresholds(ctx.db)
 try:

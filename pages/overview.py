@@ -13,10 +13,7 @@ from pages.common import ui
 ctx = ui.start_page()
 st.title(ui.t("overview.title"))
 
-if ctx.dataset_id is None:
-    st.info(ui.t("common.no_dataset"))
-    st.page_link("pages/data.py", label=ui.t("common.go_data"), icon="🗂️")
-    st.stop()
+ui.require_dataset(ctx)
 
 try:
     info = store.dataset_info(ctx.dataset_id, path=ctx.db)

@@ -329,6 +329,15 @@ def sidebar(db: str | None = None) -> None:
     st.sidebar.caption(t("sidebar.store", path=db))
 
 
+def require_dataset(ctx: PageContext) -> str:
+    """Return the page's dataset id, or explain how to load one and stop the page."""
+    if ctx.dataset_id is None:
+        st.info(t("common.no_dataset"))
+        st.page_link("pages/data.py", label=t("common.go_data"), icon="🗂️")
+        st.stop()
+    return ctx.dataset_id
+
+
 def start_page() -> PageContext:
     """Prepare a page (sidebar when not framed by app.py) and return its context."""
     db = db_path()
