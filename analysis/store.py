@@ -164,6 +164,13 @@ def _column_values(series: pd.Series, sql_type: str) -> list[Any]:
     return values.to_numpy(dtype=object, na_value=None).tolist()
 
 
+def _sql_literal(value: Any) -> str:
+    """Return a text or integer constant as an SQL literal."""
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def _insert_frame(conn: sqlite3.Connection, table: str, frame: pd.DataFrame, columns: Mapping[str, str],
                   fixed: Mapping[str, Any]) -> int:
     """Bulk-insert a frame (plus constant columns) with executemany; return the row count."""
@@ -172,13 +179,10 @@ def _insert_frame(conn: sqlite3.Connection, table: str, frame: pd.DataFrame, col
     # binding ten empty columns per row doubles the time of a million-row load.
     present = [c for c in columns if c in frame.columns and (n == 0 or frame[c].notna().any())]
     names = list(fixed) + present
-    value_columns: list[Any] = []
-    for name in names:
-        if name in fixed:
-            value_columns.append([fixed[name]] * n)
-        else:
-            value_columns.append(_column_values(frame[name], columns[name]))
-    placeholders = ", ".join("?" for _ in names)
+    value_columns = [_column_values(frame[name], columns[name]) for name in present]
+    # The constant columns (our own generated ids) are SQL literals, not a parameter bound a million times.
+    literals = [_sql_literal(fixed[name]) for name in fixed]
+    placeholders = ", ".join([*literals, *("?" for _ in present)])
     sql = f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in names)}) VALUES ({placeholders})"
     conn.executemany(sql, zip(*value_columns))
     return n
