@@ -13,7 +13,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from . import pipeline, presets, store, synth, tracing
-from .errors import LoanFlowError
+from .errors import LoanFlowError, RejectedRowsError
 from .schema import DESTINATION_CLASSES
 from .thresholds import Thresholds
 
@@ -155,16 +155,13 @@ def _run(args: argparse.Namespace) -> int:
                 except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
                     raise LoanFlowError(f"{args.mapping}: not a valid mapping file ({exc})") from exc
             encodings = {name: args.encoding for name, _ in files} if args.encoding else None
-            if args.strict:
-                from . import ingest
-
-                result = ingest.load_files(files, mappings=mappings, encodings=encodings)
-                if len(result.report.rejected):
-                    _print_report(result.report)
-                    print("error: rows were rejected and --strict was given; nothing was loaded", file=sys.stderr)
-                    return EXIT_BAD_INPUT
-            dataset_id, report = pipeline.load_into_store(files, name=args.name, path=db, mappings=mappings,
-                                                          encodings=encodings)
+            try:
+                dataset_id, report = pipeline.load_into_store(files, name=args.name, path=db, mappings=mappings,
+                                                              encodings=encodings, strict=args.strict)
+            except RejectedRowsError as exc:
+                _print_report(exc.report)
+                print("error: rows were rejected and --strict was given; nothing was loaded", file=sys.stderr)
+                return EXIT_BAD_INPUT
             _print_report(report)
         info = store.dataset_info(dataset_id, path=db)
         print(f"loaded {info['name']} version {info['version']} ({dataset_id})")
@@ -189,12 +186,14 @@ def _run(args: argparse.Namespace) -> int:
         totals = ", ".join(f"{_units(pd.Series([c]))[0]} {cur}".strip() for cur, c in by_currency.items())
         print(f"traced {len(summary)} loans ({totals}), run {run_id}; "
               f"wrote {args.out / 'loans.csv'} and {args.out / 'edges.csv'}")
-        for line in trace_warnings(summary, store.load_frame(dataset_id, "transactions", path=db)):
+        span = store.query_frame("SELECT MIN(ts) AS first, MAX(ts) AS last FROM transactions WHERE dataset_id = ?",
+                                 [dataset_id], path=db).iloc[0]
+        for line in trace_warnings(summary, first_ts=span["first"], last_ts=span["last"]):
             print(f"warning: {line}", file=sys.stderr)
     return 0
 
 
-def trace_warnings(summary: pd.DataFrame, transactions: pd.DataFrame) -> list[str]:
+def trace_warnings(summary: pd.DataFrame, *, first_ts: str | None, last_ts: str | None) -> list[str]:
     """Return the plain-language warnings an analyst needs before trusting a trace's figures."""
     out = []
     unconverted = summary["unconverted"].fillna(0) > 0
@@ -202,10 +201,9 @@ def trace_warnings(summary: pd.DataFrame, transactions: pd.DataFrame) -> list[st
         out.append(f"{int(unconverted.sum())} loans have money in transfers of another currency with no rate "
                    "(class unconverted); give --rates FILE (currency,rate[,date]) to follow it")
     gap = tracing.coverage_gap(summary)
-    if gap and len(transactions):
-        ts = transactions["ts"].dropna()
+    if gap and first_ts:
         out.append(f"{gap[0]} of {gap[1]} traced loans moved no money out of the borrower account in their window; "
-                   f"the transactions cover {str(ts.min())[:10]} to {str(ts.max())[:10]}")
+                   f"the transactions cover {str(first_ts)[:10]} to {str(last_ts)[:10]}")
     return out
 
 

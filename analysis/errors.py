@@ -30,3 +30,11 @@ class StoreError(LoanFlowError):
 
 class TraceError(LoanFlowError):
     """Tracing cannot run on the given data or parameters."""
+
+
+class RejectedRowsError(LoanFlowError):
+    """A strict load found rejected rows and stored nothing; `report` says which."""
+
+    def __init__(self, report: object):
+        self.report = report
+        super().__init__("rows were rejected and a strict load was asked for; nothing was loaded")

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from . import ingest, presets, store, tracing
-from .errors import StoreError
+from .errors import RejectedRowsError, StoreError
 from .thresholds import Thresholds
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
@@ -27,9 +27,15 @@ def load_into_store(
     path: PathLike = None,
     mappings: dict[str, tuple[str, dict[str, str]]] | None = None,
     encodings: dict[str, str] | None = None,
+    strict: bool = False,
 ) -> tuple[str, ingest.QualityReport]:
-    """Parse uploaded files and store them as a new version of dataset `name`; return (dataset_id, report)."""
+    """Parse uploaded files and store them as a new version of dataset `name`; return (dataset_id, report).
+
+    With `strict`, any rejected row stops the load (RejectedRowsError carries the report) and nothing is stored.
+    """
     result = ingest.load_files(files, mappings=mappings, encodings=encodings)
+    if strict and len(result.report.rejected):
+        raise RejectedRowsError(result.report)
     sources = [{"file": f, "bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()} for f, b in files]
     dataset_id = store.save_dataset(result.frames, name=name, path=path, sources=sources,
                                     quality=result.report.to_dict())
@@ -91,12 +97,12 @@ def align_rates(rates: pd.DataFrame, labels) -> pd.DataFrame:
     """Return `rates` plus a copy of each rate under every currency label of the data that means the same
     currency ('USD' in the rates file, 'US Dollar' in the extract)."""
     codes = rates["currency"].map(ingest.currency_code)
+    named = set(rates["currency"].astype(str).str.strip().str.upper())
     extra = []
     for label in labels:
-        code = ingest.currency_code(label)
-        if str(label).strip().upper() in set(rates["currency"].astype(str).str.strip().str.upper()):
+        if str(label).strip().upper() in named:
             continue
-        match = rates[codes == code]
+        match = rates[codes == ingest.currency_code(label)]
         if len(match):
             extra.append(match.assign(currency=str(label)))
     return pd.concat([rates, *extra], ignore_index=True) if extra else rates
